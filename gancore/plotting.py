@@ -1,0 +1,90 @@
+"""Matplotlib figures used by the book. Imported on demand: ``import gancore`` does not load it."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from torch import Tensor
+
+__all__ = ["plot_samples", "plot_snapshots", "plot_history", "image_grid", "show_images"]
+
+
+def plot_samples(samples: Tensor, data=None, *, ax=None, title: str | None = None, s: float = 2.0, real: Tensor | None = None):
+    """Scatter 2-D ``samples``; mark a mixture's means (``data.centers``) and optional ``real`` points."""
+    ax = ax or plt.subplots(figsize=(4, 4))[1]
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=s, c="tab:gray", alpha=0.3, label="data")
+    ax.scatter(samples[:, 0], samples[:, 1], s=s, c="tab:blue", alpha=0.5, label="generated")
+    centers = getattr(data, "centers", None)
+    if centers is not None:
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="tab:red", s=30, label="mode means")
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_snapshots(snapshots: dict[int, Tensor], data=None, *, ncols: int = 5, size: float = 2.4, lim: float | None = None):
+    """One scatter per training step, from ``{step: samples}``."""
+    n = len(snapshots)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax, (step, samples) in zip(axes.flat, snapshots.items()):
+        plot_samples(samples, data, ax=ax, title=f"step {step}", s=1.0)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        if lim is not None:
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict[str, list], columns=("d_loss", "g_loss"), *, ax=None, smooth: int = 1):
+    """Plot history columns against the step, optionally as a running mean over ``smooth`` steps."""
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    steps = torch.tensor(history["step"], dtype=torch.float64)
+    for name in columns:
+        values = torch.tensor(history[name], dtype=torch.float64)
+        if smooth > 1 and len(values) >= smooth:
+            kernel = torch.ones(1, 1, smooth, dtype=torch.float64) / smooth
+            values = torch.nn.functional.conv1d(values[None, None], kernel)[0, 0]
+            x = steps[smooth - 1 :]
+        else:
+            x = steps
+        ax.plot(x, values, label=name)
+    ax.set_xlabel("training step")
+    ax.legend()
+    return ax
+
+
+def image_grid(images: Tensor, nrow: int = 8) -> Tensor:
+    """Tile N×C×H×W images in [−1, 1] into one H'×W'×C array in [0, 1] (C squeezed if 1)."""
+    images = images.detach().float().cpu().clamp(-1, 1).add(1).div(2)
+    n, c, h, w = images.shape
+    ncol = min(nrow, n)
+    nrows = math.ceil(n / ncol)
+    grid = torch.ones(c, nrows * (h + 1) - 1, ncol * (w + 1) - 1)
+    for i, img in enumerate(images):
+        r, k = divmod(i, ncol)
+        grid[:, r * (h + 1) : r * (h + 1) + h, k * (w + 1) : k * (w + 1) + w] = img
+    grid = grid.permute(1, 2, 0)
+    return grid[..., 0] if c == 1 else grid
+
+
+def show_images(images: Tensor, nrow: int = 8, *, ax=None, title: str | None = None):
+    """Show a grid of images in [−1, 1]."""
+    ax = ax or plt.subplots(figsize=(4, 4))[1]
+    grid = image_grid(images, nrow)
+    ax.imshow(grid, cmap="gray" if grid.dim() == 2 else None, vmin=0, vmax=1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax
