@@ -31,9 +31,15 @@ def input_gradients(outputs: Tensor, inputs: Tensor) -> Tensor:
     return grad
 
 
+def _flat_fp32_or_wider(grad: Tensor) -> Tensor:
+    """Per-sample rows, upcast from half precision so norms are taken in at least float32."""
+    grad = grad.flatten(1)
+    return grad.float() if grad.dtype in (torch.float16, torch.bfloat16) else grad
+
+
 def squared_gradient_norm(outputs: Tensor, inputs: Tensor) -> Tensor:
-    """Mean over the batch of ‖∇ₓD(x)‖², computed in float32; ``inputs`` must require grad."""
-    grad = input_gradients(outputs, inputs).flatten(1).float()
+    """Mean over the batch of ‖∇ₓD(x)‖² (at least float32); ``inputs`` must require grad."""
+    grad = _flat_fp32_or_wider(input_gradients(outputs, inputs))
     return grad.pow(2).sum(dim=1).mean()
 
 
@@ -59,7 +65,7 @@ def gradient_penalty(
     if real.shape != fake.shape:
         raise ValueError(f"real and fake shapes differ: {tuple(real.shape)} vs {tuple(fake.shape)}")
     x_hat = _interpolate(real, fake, generator)
-    norms = input_gradients(critic(x_hat), x_hat).flatten(1).float().norm(dim=1)
+    norms = _flat_fp32_or_wider(input_gradients(critic(x_hat), x_hat)).norm(dim=1)
     excess = norms - 1
     if one_sided:
         excess = excess.clamp(min=0)

@@ -1,0 +1,200 @@
+"""Small measurements behind the book's chapters on losses and backpropagation.
+
+* :func:`logit_gradients` differentiates a :class:`~gancore.losses.GANLoss` with autograd,
+  element by element, over a grid of logits; :func:`closed_form_gradients` gives the same
+  derivatives by hand, so the two can be compared.
+* :func:`temporary_loss` registers an extra loss (for instance a deliberately wrong one) in
+  :data:`~gancore.losses.LOSSES` for the duration of a ``with`` block, so :func:`~gancore.train.fit`
+  can train with it.
+* :func:`grad_fn_chain` and :func:`grad_counts` show what autograd recorded and which parameters
+  a ``backward()`` reached.
+* :func:`discriminator_wins` trains a discriminator on fixed fakes and measures, as it becomes
+  confident, the gradient the generator would receive under the minimax and the non-saturating
+  loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+import torch
+from torch import Tensor, nn
+
+from .losses import LOSSES, GANLoss, get_loss
+
+__all__ = [
+    "logit_gradients",
+    "closed_form_gradients",
+    "CLOSED_FORM_GRADIENTS",
+    "temporary_loss",
+    "grad_fn_chain",
+    "grad_counts",
+    "generator_gradients",
+    "discriminator_wins",
+]
+
+
+def logit_gradients(loss: GANLoss | str, logits: Tensor) -> dict[str, Tensor]:
+    """Per-element derivatives of ``loss`` with respect to the logits, computed by autograd.
+
+    ``logits`` is a 1-D tensor of values t. Returns ``{"g": ∂g_loss/∂f, "d_fake": ∂d_loss/∂f,
+    "d_real": ∂d_loss/∂r}``, each evaluated at f = t (or r = t). The losses are batch means, so
+    the gradient of the mean over N logits is multiplied by N to give the derivative of one term.
+    Where a loss is not differentiable (the hinge's kink) autograd's choice is returned.
+    """
+    loss = get_loss(loss) if isinstance(loss, str) else loss
+    t = logits.detach()
+    n = t.numel()
+    other = torch.zeros_like(t)
+
+    def grad(fn: Callable[[Tensor], Tensor]) -> Tensor:
+        x = t.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(fn(x), x)
+        return g * n
+
+    return {
+        "g": grad(loss.g_loss),
+        "d_fake": grad(lambda f: loss.d_loss(other, f)),
+        "d_real": grad(lambda r: loss.d_loss(r, other)),
+    }
+
+
+#: Closed-form derivatives per loss: (∂g/∂f, ∂d/∂f, ∂d/∂r) as functions of one logit.
+CLOSED_FORM_GRADIENTS: dict[str, tuple[Callable[[Tensor], Tensor], ...]] = {
+    "minimax": (lambda f: -torch.sigmoid(f), torch.sigmoid, lambda r: -torch.sigmoid(-r)),
+    "nonsaturating": (lambda f: -torch.sigmoid(-f), torch.sigmoid, lambda r: -torch.sigmoid(-r)),
+    "least_squares": (lambda f: f - 1, lambda f: f, lambda r: r - 1),
+    "hinge": (lambda f: -torch.ones_like(f), lambda f: (f > -1).to(f.dtype), lambda r: -(r < 1).to(r.dtype)),
+    "wasserstein": (lambda f: -torch.ones_like(f), lambda f: torch.ones_like(f), lambda r: -torch.ones_like(r)),
+}
+
+
+def closed_form_gradients(name: str, logits: Tensor) -> dict[str, Tensor]:
+    """The derivatives of :func:`logit_gradients`, from :data:`CLOSED_FORM_GRADIENTS`."""
+    g, d_fake, d_real = CLOSED_FORM_GRADIENTS[name]
+    return {"g": g(logits), "d_fake": d_fake(logits), "d_real": d_real(logits)}
+
+
+@contextlib.contextmanager
+def temporary_loss(loss: GANLoss) -> Iterator[GANLoss]:
+    """Make ``loss`` available as ``LOSSES[loss.name]`` inside a ``with`` block.
+
+    :func:`~gancore.train.fit` looks losses up by name, so this lets a chapter train with a loss
+    the package does not ship (such as one with swapped labels) without changing the package.
+    """
+    if loss.name in LOSSES:
+        raise ValueError(f"a loss named {loss.name!r} already exists")
+    LOSSES[loss.name] = loss
+    try:
+        yield loss
+    finally:
+        del LOSSES[loss.name]
+
+
+def grad_fn_chain(output: Tensor, max_nodes: int = 100) -> list[str]:
+    """Names of the autograd nodes behind ``output``, breadth first from the output.
+
+    Leaves that accumulate a parameter's gradient appear as ``AccumulateGrad``; each node is
+    listed once. Stops after ``max_nodes`` names.
+    """
+    names: list[str] = []
+    seen: set[int] = set()
+    queue = [output.grad_fn]
+    while queue and len(names) < max_nodes:
+        node = queue.pop(0)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.append(type(node).__name__)
+        queue.extend(child for child, _ in node.next_functions)
+    return names
+
+
+def grad_counts(module: nn.Module) -> dict[str, int]:
+    """How many of ``module``'s parameter tensors have ``.grad`` None, all zero, or non-zero."""
+    counts = {"none": 0, "zero": 0, "nonzero": 0}
+    for p in module.parameters():
+        if p.grad is None:
+            counts["none"] += 1
+        elif bool((p.grad == 0).all()):
+            counts["zero"] += 1
+        else:
+            counts["nonzero"] += 1
+    return counts
+
+
+def generator_gradients(G: nn.Module, D: nn.Module, z: Tensor, loss: GANLoss | str) -> dict[str, Tensor]:
+    """One generator step's gradients under ``loss``, without changing any ``.grad``.
+
+    Returns ``{"fake_logits": f, "x_grad": ∂L_G/∂x̃ per sample (N×d), "param_norm": ‖∂L_G/∂θ_G‖}``.
+    """
+    loss = get_loss(loss) if isinstance(loss, str) else loss
+    fake = G(z)
+    logits = D(fake)
+    params = [p for p in G.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss.g_loss(logits), [fake, *params])
+    norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads[1:]]))
+    return {"fake_logits": logits.detach(), "x_grad": grads[0], "param_norm": norm}
+
+
+def discriminator_wins(
+    G: nn.Module,
+    D: nn.Module,
+    data,
+    *,
+    steps: int = 400,
+    record_every: int = 20,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> dict[str, list]:
+    """Train D alone (binary cross-entropy) against a frozen G and record G's gradients.
+
+    G stays fixed and its fakes come from a fixed batch of noise, so D becomes ever more
+    confident. Every ``record_every`` D updates (and before the first) the generator's gradient
+    is measured under the minimax and the non-saturating loss. Returns lists keyed by
+    ``"step"``, ``"d_fake_prob"`` (mean σ(f), D's probability that a fake is real),
+    ``"mean_logit"`` (mean f), ``"grad_minimax"``, ``"grad_nonsaturating"`` (‖∂L_G/∂θ_G‖),
+    ``"mean_sigmoid_f"`` and ``"mean_sigmoid_minus_f"`` (the closed-form factors |∂L/∂f| of the
+    two losses, averaged over the batch) and ``"max_ratio_error"``: the largest relative
+    deviation, over the batch, of the per-sample ratio ‖∂L_mm/∂x̃‖ / ‖∂L_ns/∂x̃‖ from its closed
+    form e^f.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    z_dim = getattr(G, "z_dim", None) or next(G.parameters()).shape[1]
+    z = torch.randn(batch_size, z_dim, generator=gen)
+    G.requires_grad_(True)
+    with torch.no_grad():
+        fake = G(z)
+    opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    bce = get_loss("nonsaturating").d_loss
+    out: dict[str, list] = {k: [] for k in (
+        "step", "d_fake_prob", "mean_logit", "grad_minimax", "grad_nonsaturating",
+        "mean_sigmoid_f", "mean_sigmoid_minus_f", "max_ratio_error")}
+
+    def record(step: int) -> None:
+        mm = generator_gradients(G, D, z, "minimax")
+        ns = generator_gradients(G, D, z, "nonsaturating")
+        f = mm["fake_logits"]
+        ratio = mm["x_grad"].norm(dim=1) / ns["x_grad"].norm(dim=1)
+        err = ((ratio - f.exp()) / f.exp()).abs().max()
+        out["step"].append(step)
+        out["d_fake_prob"].append(float(torch.sigmoid(f).mean()))
+        out["mean_logit"].append(float(f.mean()))
+        out["grad_minimax"].append(float(mm["param_norm"]))
+        out["grad_nonsaturating"].append(float(ns["param_norm"]))
+        out["mean_sigmoid_f"].append(float(torch.sigmoid(f).mean()))
+        out["mean_sigmoid_minus_f"].append(float(torch.sigmoid(-f).mean()))
+        out["max_ratio_error"].append(float(err))
+
+    record(0)
+    for step in range(1, steps + 1):
+        real = data.sample(batch_size, generator=gen)
+        loss = bce(D(real), D(fake))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % record_every == 0:
+            record(step)
+    return out

@@ -1,0 +1,207 @@
+"""The training engine: exact resume, determinism, history, divergence, configuration checks."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from gancore import TrainConfig, build_models, fit, load_run, toy
+from gancore.checkpoint import load_checkpoint
+from gancore.errors import CheckpointError, ConfigError, TrainingDiverged
+from gancore.train import HISTORY_COLUMNS, _update_ema, resolve_device
+
+
+def small_config(**kw):
+    base = dict(data="ring", steps=20, batch_size=32, hidden=16, z_dim=2, lr_g=1e-3, lr_d=1e-3, device="cpu", log_every=7, ema=0.9)
+    return TrainConfig(**{**base, **kw})
+
+
+def train(config, run_dir=None, resume=False, data=None):
+    G, D = build_models(config, (2,))
+    return fit(G, D, data or toy("ring"), config, run_dir=run_dir, resume=resume, progress=False)
+
+
+def assert_state_equal(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_state_equal(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_state_equal(x, y)
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        dict(penalty="gp", loss="wasserstein", n_critic=3),
+        dict(penalty="r1", penalty_weight=0.5),
+        dict(penalty="clip", loss="wasserstein", optimizer="rmsprop", n_critic=2),
+        dict(penalty="r2", loss="hinge", spectral_norm=True, d_norm="layer"),
+    ],
+)
+def test_resume_is_exact(tmp_path, variant):
+    full = train(small_config(steps=24, **variant), tmp_path / "full")
+    train(small_config(steps=12, **variant), tmp_path / "split")
+    resumed = train(small_config(steps=24, **variant), tmp_path / "split", resume=True)
+    assert resumed.step == full.step == 24
+    a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "rng", "history", "step"):
+        assert_state_equal(a[key], b[key])
+    assert full.history == resumed.history
+
+
+def test_same_seed_same_run_and_different_seed_differs():
+    a, b, c = train(small_config()), train(small_config()), train(small_config(seed=1))
+    assert_state_equal(a.G.state_dict(), b.G.state_dict())
+    assert not torch.equal(a.G.net[0].weight, c.G.net[0].weight)
+
+
+def test_history_has_one_row_per_step():
+    run = train(small_config(steps=15, penalty="gp", loss="wasserstein"))
+    assert run.history["step"] == list(range(1, 16))
+    assert set(run.history) == {"step", *HISTORY_COLUMNS}
+    assert all(len(run.history[c]) == 15 for c in HISTORY_COLUMNS)
+    assert all(p > 0 for p in run.history["penalty"])
+    assert all(math.isfinite(v) for c in HISTORY_COLUMNS for v in run.history[c])
+
+
+def test_history_d_loss_matches_the_logged_logits_for_wasserstein():
+    run = train(small_config(steps=5, loss="wasserstein", penalty="gp"))
+    for d_loss, r, f in zip(run.history["d_loss"], run.history["d_real"], run.history["d_fake"]):
+        assert d_loss == pytest.approx(f - r, abs=1e-5)
+
+
+def test_on_log_is_called_every_log_every_steps():
+    seen = []
+    config = small_config(steps=20, log_every=5)
+    G, D = build_models(config, (2,))
+    fit(G, D, toy("ring"), config, progress=False, on_log=lambda run: seen.append((run.step, len(run.history["step"]))))
+    assert seen == [(5, 5), (10, 10), (15, 15), (20, 20)]
+
+
+def test_training_moves_samples_towards_the_data():
+    ring = toy("ring")
+    config = small_config(steps=300, hidden=32, batch_size=64)
+    G, D = build_models(config, (2,))
+    before = G(torch.randn(500, 2)).detach().norm(dim=1)
+    run = fit(G, D, ring, config, progress=False)
+    after = run.sample(500).norm(dim=1)
+    # the ring has radius 1: the generated radii move towards 1
+    assert (after - 1).abs().mean() < 0.5 * (before - 1).abs().mean()
+
+
+def test_ema_update_formula():
+    ema, G = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    torch.nn.init.zeros_(ema.weight)
+    torch.nn.init.ones_(G.weight)
+    _update_ema(ema, G, beta=0.999, step=0)  # β_0 = min(0.999, 1/10) = 0.1
+    torch.testing.assert_close(ema.weight, torch.full((1, 2), 0.9))
+    _update_ema(ema, G, beta=0.5, step=1000)  # β = 0.5
+    torch.testing.assert_close(ema.weight, torch.full((1, 2), 0.95))
+
+
+def test_ema_off():
+    run = train(small_config(ema=0.0))
+    assert run.G_ema is None and run.generator is run.G
+
+
+def test_image_training_runs_on_digits_shape():
+    images = torch.rand(40, 1, 8, 8) * 2 - 1
+    config = small_config(data="digits", steps=3, z_dim=8, hidden=8, d_norm="layer", penalty="r1")
+    G, D = build_models(config, (1, 8, 8))
+    run = fit(G, D, images, config, progress=False)
+    assert run.sample(4).shape == (4, 1, 8, 8)
+
+
+class NaNAfter:
+    """A ring whose samples turn to NaN from the k-th call on."""
+
+    def __init__(self, k):
+        self.ring, self.calls, self.k = toy("ring"), 0, k
+
+    def sample(self, n, *, generator=None, device=None):
+        self.calls += 1
+        x = self.ring.sample(n, generator=generator, device=device)
+        return x * float("nan") if self.calls >= self.k else x
+
+
+def test_divergence_names_term_and_step_and_keeps_last_good_checkpoint(tmp_path):
+    config = small_config(steps=40, checkpoint_every=10, log_every=5)
+    with pytest.raises(TrainingDiverged) as err:
+        train(config, tmp_path, data=NaNAfter(23))
+    assert err.value.term == "d_loss" and err.value.step == 23
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 20
+    assert all(torch.isfinite(v).all() for v in state["G"].values())
+
+
+@pytest.mark.parametrize(
+    "field,value,match",
+    [
+        ("loss", "bce", "unknown loss"),
+        ("penalty", "l2", "unknown penalty"),
+        ("steps", 0, "steps must be a positive integer"),
+        ("steps", -5, "steps must be a positive integer"),
+        ("steps", 2.5, "steps must be a positive integer"),
+        ("batch_size", 0, "batch_size"),
+        ("n_critic", 0, "n_critic"),
+        ("lr_g", -1e-3, "lr_g must be a positive number"),
+        ("lr_d", float("nan"), "lr_d"),
+        ("penalty_weight", -1.0, "penalty_weight"),
+        ("ema", 1.0, "ema must be in"),
+        ("betas_g", (0.5, 1.5), "betas_g"),
+        ("device", "tpu:9", "unknown device"),
+        ("optimizer", "sgd", "unknown optimizer"),
+        ("d_norm", "instance", "unknown d_norm"),
+    ],
+)
+def test_bad_config_values_are_named(field, value, match):
+    with pytest.raises(ConfigError, match=match):
+        small_config(**{field: value}).validate()
+
+
+def test_penalty_weight_defaults_per_penalty():
+    assert TrainConfig(penalty="gp").penalty_weight == 10.0
+    assert TrainConfig(penalty="clip").penalty_weight == 0.01
+    assert TrainConfig(penalty="r1", penalty_weight=0.3).penalty_weight == 0.3
+
+
+def test_config_round_trips_through_json():
+    config = small_config(betas_g=(0.0, 0.9), penalty="gp")
+    again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+    with pytest.raises(ConfigError, match="unknown config field"):
+        TrainConfig.from_dict({"learning_rate": 1})
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    train(small_config(steps=5), tmp_path)
+    with pytest.raises(ConfigError, match="cannot resume: loss"):
+        train(small_config(steps=10, loss="hinge"), tmp_path, resume=True)
+
+
+def test_resume_without_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        train(small_config(), tmp_path, resume=True)
+
+
+def test_load_run_restores_models_and_history(tmp_path):
+    run = train(small_config(steps=10), tmp_path)
+    loaded = load_run(tmp_path)
+    assert loaded.step == 10 and loaded.history == run.history
+    torch.testing.assert_close(loaded.sample(50, seed=3), run.sample(50, seed=3))
+    assert json.loads((tmp_path / "config.json").read_text())["steps"] == 10
+    assert (tmp_path / "history.csv").read_text().count("\n") == 11
+
+
+def test_device_auto_on_this_machine():
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert resolve_device("auto").type == expected
