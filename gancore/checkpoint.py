@@ -16,13 +16,14 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, RunBusy
 
-__all__ = ["CHECKPOINT", "CONFIG", "HISTORY", "atomic_write_bytes", "save_checkpoint", "load_checkpoint"]
+__all__ = ["CHECKPOINT", "CONFIG", "HISTORY", "RunLock", "atomic_write_bytes", "save_checkpoint", "load_checkpoint"]
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
 HISTORY = "history.csv"
+LOCK = ".lock"
 FORMAT = "gancore-checkpoint"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -77,3 +78,45 @@ def load_checkpoint(path: Path) -> dict:
     if state.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint version {state.get('version')}, this gancore reads {VERSION}")
     return state
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held while a process trains in it.
+
+    Uses ``flock``, which the kernel releases when the holder dies (even by SIGKILL), so a
+    crashed run never blocks its own resume. Taking the lock also removes temporary files that
+    a killed writer left behind. Where ``fcntl`` does not exist (Windows) it only cleans up.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self._file = None
+
+    def __enter__(self) -> "RunLock":
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / LOCK
+        self._file = open(path, "a+")
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._file.seek(0)
+                holder = self._file.read().strip() or "another process"
+                self._file.close()
+                raise RunBusy(f"{self.run_dir} is in use by a running training (pid {holder}); wait for it or stop it") from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(str(os.getpid()))
+        self._file.flush()
+        for stale in self.run_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._file is not None:
+            self._file.close()  # closing releases the flock
+            self._file = None

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import ConfigError, GancoreError, TrainingDiverged
+from .errors import ConfigError, GancoreError, TrainingDiverged, TrainingInterrupted
 
 # flag → TrainConfig field, with the type argparse converts to
 TRAIN_FLAGS = {
@@ -21,6 +21,8 @@ TRAIN_FLAGS = {
     "batch_size": int, "hidden": int, "z_dim": int, "lr_g": float, "lr_d": float, "seed": int,
     "device": str, "ema": float, "augment": str, "checkpoint_every": int,
 }
+# on/off flags → TrainConfig fields
+TRAIN_SWITCHES = {"skip_nonfinite": "skip updates whose loss or gradient is NaN/inf (counted in the history) instead of stopping"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a GAN (or resume one)")
     for name, typ in TRAIN_FLAGS.items():
         train.add_argument("--" + name.replace("_", "-"), dest=name, type=_finite_float if typ is float else typ, default=None)
+    for name, text in TRAIN_SWITCHES.items():
+        train.add_argument("--" + name.replace("_", "-"), dest=name, action="store_const", const=True, default=None, help=text)
     train.add_argument("--out", type=Path, help="run directory to create")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR up to --steps in total")
     train.add_argument("--data-root", type=Path, default=Path("data"), help="where image datasets live")
@@ -73,7 +77,7 @@ def _train(args) -> int:
     from .presets import config_for
     from .train import build_models, data_shape, fit
 
-    given = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in [*TRAIN_FLAGS, *TRAIN_SWITCHES] if getattr(args, k) is not None}
     if args.resume is not None:
         if args.out is not None:
             raise ConfigError("give either --out (a new run) or --resume (an existing one), not both")
@@ -167,6 +171,10 @@ def main(argv=None) -> int:
     except TrainingDiverged as err:
         print(f"gancore {args.command}: {err}; the last good checkpoint is kept", file=sys.stderr)
         return 1
+    except TrainingInterrupted as err:
+        hint = f"; resume with: gancore train --resume {err.run_dir} --steps N" if err.run_dir is not None else ""
+        print(f"gancore {args.command}: {err}{hint}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print(f"gancore {args.command}: interrupted", file=sys.stderr)
         return 130

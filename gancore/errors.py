@@ -21,6 +21,19 @@ class CheckpointError(GancoreError):
     """A run directory or checkpoint is missing, truncated, foreign or incompatible."""
 
 
+class RunBusy(GancoreError):
+    """Another live process is training in the same run directory."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT (Ctrl-C) after saving a checkpoint of the current step."""
+
+    def __init__(self, step: int, run_dir=None):
+        self.step, self.run_dir = step, run_dir
+        where = f"; checkpoint of step {step} saved in {run_dir}" if run_dir is not None else ""
+        super().__init__(f"training interrupted at step {step}{where}")
+
+
 class TrainingDiverged(Exception):
     """A loss, penalty or gradient norm became NaN or infinite.
 

@@ -13,6 +13,8 @@ import copy
 import csv
 import dataclasses
 import io
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from . import checkpoint as ckpt
-from .errors import CheckpointError, ConfigError, TrainingDiverged
+from .errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
 from .losses import get_loss
 from .models import NORMS, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from .penalties import PENALTIES, clip_weights_, gradient_penalty, squared_gradient_norm
@@ -29,13 +31,14 @@ from .penalties import PENALTIES, clip_weights_, gradient_penalty, squared_gradi
 __all__ = ["TrainConfig", "Run", "fit", "build_models", "load_run", "resolve_device", "HISTORY_COLUMNS"]
 
 #: Columns of ``Run.history`` besides ``step``. ``d_real``/``d_fake`` are mean logits (scores).
-HISTORY_COLUMNS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")
+#: ``skipped`` counts the updates (D and G) skipped for non-finite values (``skip_nonfinite``).
+HISTORY_COLUMNS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "skipped")
 
 #: Default weight per penalty when none is given: λ for GP, γ for R1/R2, c for clipping.
 DEFAULT_PENALTY_WEIGHT = {"none": 0.0, "gp": 10.0, "gp_one_sided": 10.0, "r1": 1.0, "r2": 1.0, "clip": 0.01}
 
 #: Fields that may change when a run is resumed; every other field must match the checkpoint.
-RESUMABLE_FIELDS = ("steps", "device", "checkpoint_every", "log_every")
+RESUMABLE_FIELDS = ("steps", "device", "checkpoint_every", "log_every", "skip_nonfinite")
 
 
 @dataclass
@@ -46,6 +49,8 @@ class TrainConfig:
     the clip value c for ``clip``; ``None`` takes :data:`DEFAULT_PENALTY_WEIGHT`. ``ema`` is the
     EMA decay β_ema of the averaged generator (0 turns it off). ``hidden`` is the MLP width, or
     the DCGAN channel width for images. ``amp`` enables bf16 autocast on CUDA (ignored on CPU).
+    ``skip_nonfinite`` skips (and counts in ``history["skipped"]``) any update whose loss,
+    penalty or gradient norm is NaN/inf instead of stopping; it costs one host sync per update.
     """
 
     data: str = "ring"
@@ -71,6 +76,7 @@ class TrainConfig:
     amp: bool = True
     checkpoint_every: int = 0
     log_every: int = 50
+    skip_nonfinite: bool = False
 
     def __post_init__(self):
         self.betas_g = tuple(self.betas_g)
@@ -241,6 +247,7 @@ class _Trainer:
         self.step = 0
         self.history: dict[str, list] = {"step": [], **{c: [] for c in HISTORY_COLUMNS}}
         self._pending: list[Tensor] = []
+        self._zero = torch.zeros((), device=device)
         self._autocast = (
             (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
             if config.amp and device.type == "cuda"
@@ -253,17 +260,22 @@ class _Trainer:
 
     def train_step(self) -> None:
         cfg = self.cfg
+        skipped = self._zero
         for i in range(cfg.n_critic):
             real = self.sample_real(cfg.batch_size)
             last = i == cfg.n_critic - 1
             with torch.set_grad_enabled(last), self._autocast():
                 fake = self.G(self.noise(cfg.batch_size))
             d_stats = self.d_step(real, fake.detach())
+            skipped = skipped + d_stats[-1]
         g_stats = self.g_step(fake)
         if self.G_ema is not None:
             _update_ema(self.G_ema, self.G, self.cfg.ema, self.step)
         self.step += 1
-        self._pending.append(torch.stack([*d_stats[:1], g_stats[0], *d_stats[1:], g_stats[1]]).float())
+        d_loss, penalty, d_real, d_fake, grad_norm_d, _ = d_stats
+        g_loss, grad_norm_g, skipped_g = g_stats
+        row = [d_loss, g_loss, penalty, d_real, d_fake, grad_norm_d, grad_norm_g, skipped + skipped_g]
+        self._pending.append(torch.stack(row).float())
 
     def d_step(self, real: Tensor, fake: Tensor) -> tuple[Tensor, ...]:
         cfg, D = self.cfg, self.D
@@ -282,24 +294,33 @@ class _Trainer:
                 penalty = gradient_penalty(D, real, fake, generator=self.rng, one_sided=cfg.penalty == "gp_one_sided")
                 total = loss + cfg.penalty_weight * penalty
             else:
-                penalty, total = torch.zeros((), device=self.device), loss
+                penalty, total = self._zero, loss
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = _grad_norm(D)
-        self.opt_d.step()
+        skipped = self.apply_update(self.opt_d, total, grad_norm)
         if cfg.penalty == "clip":
             clip_weights_(D, cfg.penalty_weight)
-        return loss.detach(), penalty.detach(), real_logits.detach().float().mean(), fake_logits.detach().float().mean(), grad_norm
+        return loss.detach(), penalty.detach(), real_logits.detach().float().mean(), fake_logits.detach().float().mean(), grad_norm, skipped
 
-    def g_step(self, fake: Tensor) -> tuple[Tensor, Tensor]:
+    def g_step(self, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         _set_requires_grad(self.D, False)  # G's update needs no gradients for D's weights
         with self._autocast():
             loss = self.loss.g_loss(self.D(fake).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = _grad_norm(self.G)
-        self.opt_g.step()
-        return loss.detach(), grad_norm
+        skipped = self.apply_update(self.opt_g, loss, grad_norm)
+        return loss.detach(), grad_norm, skipped
+
+    def apply_update(self, opt: torch.optim.Optimizer, loss: Tensor, grad_norm: Tensor) -> Tensor:
+        """``opt.step()``; with ``skip_nonfinite``, only when loss and gradient norm are finite.
+        Returns 1.0 if the update was skipped, else 0.0 (as a tensor on the device)."""
+        if self.cfg.skip_nonfinite and not bool(torch.isfinite(loss) & torch.isfinite(grad_norm)):
+            opt.zero_grad(set_to_none=True)
+            return torch.ones((), device=self.device)
+        opt.step()
+        return self._zero
 
     # ----- history ----------------------------------------------------------------------
     def flush(self) -> None:
@@ -309,7 +330,7 @@ class _Trainer:
         rows = torch.stack(self._pending).double().cpu()
         first = self.step - len(rows) + 1
         self._pending = []
-        bad = ~torch.isfinite(rows)
+        bad = ~torch.isfinite(rows) & (rows[:, -1:] == 0)  # rows with skipped updates may hold NaN
         if bad.any():
             r, c = map(int, bad.nonzero()[0])
             raise TrainingDiverged(HISTORY_COLUMNS[c], first + r, float(rows[r, c]))
@@ -432,35 +453,64 @@ def fit(
     """Train ``G`` against ``D`` on ``data`` for ``config.steps`` steps in total.
 
     ``data`` is a toy dataset (``gancore.data.toy(...)``) or a tensor of samples (N×C×H×W).
-    With ``run_dir``, the run writes ``config.json``, ``checkpoint.pt`` (every
-    ``config.checkpoint_every`` steps and at the end) and ``history.csv`` there; with
-    ``resume=True`` it first loads ``run_dir/checkpoint.pt`` and continues exactly where that
-    run stopped. ``on_log(run)`` is called every ``config.log_every`` steps (e.g. to take
-    sample snapshots). Raises :class:`TrainingDiverged` if a loss, penalty or gradient norm
-    becomes NaN/inf; the last checkpoint written before that stays on disk.
+    With ``run_dir``, the run locks the directory against a second training, writes
+    ``config.json``, and ``checkpoint.pt`` at step 0, every ``config.checkpoint_every`` steps,
+    at the end and on Ctrl-C, plus ``history.csv``; with ``resume=True`` it first loads
+    ``run_dir/checkpoint.pt`` and continues exactly where that run stopped. ``on_log(run)`` is
+    called every ``config.log_every`` steps (e.g. to take sample snapshots).
+
+    Raises :class:`TrainingDiverged` if a loss, penalty or gradient norm becomes NaN/inf (the
+    last checkpoint written before that stays on disk), and :class:`TrainingInterrupted` (a
+    ``KeyboardInterrupt``) after saving a checkpoint when interrupted by SIGINT.
     """
     config.validate()
     device = resolve_device(config.device)
     trainer = _Trainer(G, D, data, config, device)
     run_dir = Path(run_dir) if run_dir is not None else None
-    if resume:
-        if run_dir is None:
-            raise ConfigError("resume=True needs run_dir")
-        trainer.load_state(ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT))
-    if run_dir is not None:
-        ckpt.atomic_write_json(run_dir / ckpt.CONFIG, config.to_dict())
-    run = trainer.as_run(run_dir)
-    _train_loop(trainer, run, progress, on_log)
+    if resume and run_dir is None:
+        raise ConfigError("resume=True needs run_dir")
+    with ckpt.RunLock(run_dir) if run_dir is not None else contextlib.nullcontext():
+        if resume:
+            trainer.load_state(ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT))
+        run = trainer.as_run(run_dir)
+        if run_dir is not None:
+            ckpt.atomic_write_json(run_dir / ckpt.CONFIG, config.to_dict())
+            if not resume:
+                trainer.save(run_dir)  # step 0: a killed run can always be resumed
+        with _sigint_requests_stop() as stop:
+            _train_loop(trainer, run, progress, on_log, stop)
     return run
 
 
-def _train_loop(trainer: _Trainer, run: Run, progress: bool, on_log) -> None:
+class _StopFlag:
+    requested = False
+
+
+@contextlib.contextmanager
+def _sigint_requests_stop():
+    """While training, turn SIGINT into a flag checked between steps (main thread only)."""
+    flag = _StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _train_loop(trainer: _Trainer, run: Run, progress: bool, on_log, stop: _StopFlag) -> None:
     from tqdm.auto import tqdm
 
     cfg = trainer.cfg
     bar = tqdm(total=cfg.steps, initial=trainer.step, disable=not progress, desc="train", unit="step", dynamic_ncols=True)
     try:
-        while trainer.step < cfg.steps:
+        while trainer.step < cfg.steps and not stop.requested:
             trainer.train_step()
             step = trainer.step
             if step % cfg.log_every == 0 or step == cfg.steps:
@@ -478,6 +528,8 @@ def _train_loop(trainer: _Trainer, run: Run, progress: bool, on_log) -> None:
             trainer.save(run.run_dir)
     finally:
         bar.close()
+    if stop.requested:
+        raise TrainingInterrupted(trainer.step, run.run_dir)
 
 
 def load_run(run_dir: str | Path, *, device: str = "cpu") -> Run:

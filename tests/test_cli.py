@@ -29,7 +29,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_writes_a_run_directory(trained):
-    assert {p.name for p in trained.iterdir()} == {"config.json", "checkpoint.pt", "history.csv"}
+    assert {p.name for p in trained.iterdir()} == {".lock", "config.json", "checkpoint.pt", "history.csv"}
     config = json.loads((trained / "config.json").read_text())
     assert (config["data"], config["steps"], config["hidden"]) == ("ring", 30, 16)
 
