@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from . import checkpoint as ckpt
 from .errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
+from .augment import diffaugment, parse_policy
 from .losses import get_loss
 from .models import NORMS, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from .penalties import PENALTIES, clip_weights_, gradient_penalty, squared_gradient_norm
@@ -49,6 +50,8 @@ class TrainConfig:
     the clip value c for ``clip``; ``None`` takes :data:`DEFAULT_PENALTY_WEIGHT`. ``ema`` is the
     EMA decay β_ema of the averaged generator (0 turns it off). ``hidden`` is the MLP width, or
     the DCGAN channel width for images. ``amp`` enables bf16 autocast on CUDA (ignored on CPU).
+    ``augment`` is a DiffAugment policy such as ``"color,translation,cutout"`` (images only),
+    applied to real and fake inputs of D in both steps.
     ``skip_nonfinite`` skips (and counts in ``history["skipped"]``) any update whose loss,
     penalty or gradient norm is NaN/inf instead of stopping; it costs one host sync per update.
     """
@@ -106,8 +109,7 @@ class TrainConfig:
             betas = getattr(self, name)
             if len(betas) != 2 or not all(_is_finite_number(b) and 0 <= b < 1 for b in betas):
                 raise ConfigError(f"{name} must be two numbers in [0, 1), got {betas!r}")
-        if self.augment != "none":
-            raise ConfigError(f"augment {self.augment!r} is not available in this version; use 'none'")
+        parse_policy(self.augment)
         resolve_device(self.device)
         return self
 
@@ -244,6 +246,9 @@ class _Trainer:
         self.rng = torch.Generator(device=device).manual_seed(config.seed)
         self.sample_real = _real_sampler(data, device, self.rng)
         self.shape = data_shape(data)
+        self._augments = bool(parse_policy(config.augment))
+        if self._augments and len(self.shape) != 3:
+            raise ConfigError(f"augment {config.augment!r} needs image data (N×C×H×W), not {config.data!r}")
         self.step = 0
         self.history: dict[str, list] = {"step": [], **{c: [] for c in HISTORY_COLUMNS}}
         self._pending: list[Tensor] = []
@@ -255,6 +260,10 @@ class _Trainer:
         )
 
     # ----- one step -------------------------------------------------------------------
+    def augment(self, x: Tensor) -> Tensor:
+        """DiffAugment with the configured policy (identity for ``"none"``)."""
+        return diffaugment(x, self.cfg.augment, generator=self.rng) if self._augments else x
+
     def noise(self, n: int) -> Tensor:
         return torch.randn(n, self.cfg.z_dim, generator=self.rng, device=self.device)
 
@@ -284,7 +293,7 @@ class _Trainer:
             penalty_on.requires_grad_(True)
         _set_requires_grad(D, True)
         with self._autocast():
-            real_logits, fake_logits = D(real), D(fake)
+            real_logits, fake_logits = D(self.augment(real)), D(self.augment(fake))
             loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
             if cfg.penalty in ("r1", "r2"):
                 logits = real_logits if cfg.penalty == "r1" else fake_logits
@@ -306,7 +315,7 @@ class _Trainer:
     def g_step(self, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         _set_requires_grad(self.D, False)  # G's update needs no gradients for D's weights
         with self._autocast():
-            loss = self.loss.g_loss(self.D(fake).float())
+            loss = self.loss.g_loss(self.D(self.augment(fake)).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = _grad_norm(self.G)
