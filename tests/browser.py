@@ -117,8 +117,9 @@ def widgets_without_image(driver) -> list[str]:
             const cell = view.closest('div.cell') || view.parentElement;
             const around = [cell, cell.previousElementSibling, cell.nextElementSibling];
             if (!around.some(el => el && el.querySelector('img'))) {
-                bad.push((cell.id || cell.className || 'cell') + ': ' +
-                         (cell.textContent || '').trim().slice(0, 80));
+                const code = cell.querySelector('pre');
+                bad.push('cell ' + JSON.stringify(
+                    ((code || cell).textContent || '').trim().slice(0, 80)));
             }
         }
         return bad;
