@@ -88,3 +88,59 @@ def show_images(images: Tensor, nrow: int = 8, *, ax=None, title: str | None = N
     if title:
         ax.set_title(title)
     return ax
+
+
+# ----- losses and gradients (chapters "Losses" and "Backpropagation") -----------------------
+__all__ += ["plot_logit_curves", "plot_sample_panels"]
+
+
+def plot_logit_curves(
+    logits: Tensor,
+    curves: dict[str, Tensor],
+    *,
+    closed: dict[str, Tensor] | None = None,
+    ax=None,
+    xlabel: str = "fake logit $f$",
+    ylabel: str = "",
+    title: str | None = None,
+):
+    """Plot functions of a logit, one solid line per entry of ``curves``; the entries of
+    ``closed`` (same keys, e.g. closed-form derivatives) are drawn on top as thin dashed lines."""
+    ax = ax or plt.subplots(figsize=(5, 3.5))[1]
+    x = logits.detach().double().cpu()
+    for label, y in curves.items():
+        ax.plot(x, y.detach().double().cpu(), lw=3, alpha=0.6, label=label)
+    for i, y in enumerate((closed or {}).values()):
+        ax.plot(x, y.detach().double().cpu(), "k--", lw=1, label="closed form" if i == 0 else None)
+    ax.axhline(0, color="gray", lw=0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_sample_panels(
+    panels: dict[str, Tensor],
+    data=None,
+    *,
+    ncols: int = 5,
+    size: float = 2.4,
+    lim: float | None = None,
+    real: Tensor | None = None,
+):
+    """One scatter of 2-D samples per entry of ``panels``, titled with its key."""
+    n = len(panels)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax, (name, samples) in zip(axes.flat, panels.items()):
+        plot_samples(samples, data, ax=ax, title=name, s=1.0, real=real)
+        if lim is not None:
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
