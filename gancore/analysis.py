@@ -63,7 +63,7 @@ def logit_gradients(loss: GANLoss | str, logits: Tensor) -> dict[str, Tensor]:
     }
 
 
-#: Closed-form derivatives per loss: (∂g/∂f, ∂d/∂f, ∂d/∂r) as functions of one logit.
+#: The closed-form derivatives (∂g/∂f, ∂d/∂f, ∂d/∂r) of each loss, as functions of one logit.
 CLOSED_FORM_GRADIENTS: dict[str, tuple[Callable[[Tensor], Tensor], ...]] = {
     "minimax": (lambda f: -torch.sigmoid(f), torch.sigmoid, lambda r: -torch.sigmoid(-r)),
     "nonsaturating": (lambda f: -torch.sigmoid(-f), torch.sigmoid, lambda r: -torch.sigmoid(-r)),
@@ -159,8 +159,8 @@ def discriminator_wins(
     is measured under the minimax and the non-saturating loss. Returns lists keyed by
     ``"step"``, ``"d_fake_prob"`` (mean σ(f), D's probability that a fake is real),
     ``"mean_logit"`` (mean f), ``"grad_minimax"``, ``"grad_nonsaturating"`` (‖∂L_G/∂θ_G‖),
-    ``"mean_sigmoid_f"`` and ``"mean_sigmoid_minus_f"`` (the closed-form factors |∂L/∂f| of the
-    two losses, averaged over the batch) and ``"max_ratio_error"``: the largest relative
+    ``"mean_sigmoid_f"`` and ``"mean_sigmoid_minus_f"`` (the magnitudes of ∂L/∂f of the two
+    losses in closed form, averaged over the batch) and ``"max_ratio_error"``: the largest relative
     deviation, over the batch, of the per-sample ratio ‖∂L_mm/∂x̃‖ / ‖∂L_ns/∂x̃‖ from its closed
     form e^f.
     """

@@ -144,3 +144,32 @@ def plot_sample_panels(
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+# ----- the optimal discriminator (chapter "Background") -------------------------------------
+__all__ += ["plot_optimal_discriminator"]
+
+
+def plot_optimal_discriminator(x: Tensor, p_data: Tensor, p_g: Tensor, d_optimal: Tensor, d_learned: Tensor | None = None, *, axes=None):
+    """Two panels over a 1-D grid ``x``: the densities p_data and p_g, then D*(x) = p_data/(p_data + p_g)
+    with a trained discriminator's σ(D(x)) (``d_learned``) on top."""
+    if axes is None:
+        axes = plt.subplots(1, 2, figsize=(9, 3.2))[1]
+    x = x.detach().double().cpu()
+    ax = axes[0]
+    ax.plot(x, p_data.detach().double().cpu(), label=r"$p_\mathrm{data}$")
+    ax.plot(x, p_g.detach().double().cpu(), label=r"$p_g$")
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ax.plot(x, d_optimal.detach().double().cpu(), "k--", lw=1.5, label=r"$D^*(x)$ (closed form)")
+    if d_learned is not None:
+        ax.plot(x, d_learned.detach().double().cpu(), lw=3, alpha=0.6, label=r"trained $\sigma(D(x))$")
+    ax.axhline(0.5, color="gray", lw=0.5)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("probability that $x$ is real")
+    ax.legend(fontsize=8)
+    axes[0].figure.tight_layout()
+    return axes
