@@ -30,7 +30,10 @@ unit: setup
 
 # re-execute every chapter in place so the stored outputs come from the code as it stands
 execute: setup
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 book/*.ipynb
+	for nb in book/*.ipynb; do \
+	  start=$$(date +%s); $(BIN)/jupyter execute --inplace --timeout=600 $$nb || exit 1; \
+	  echo "$$nb: $$(( $$(date +%s) - start )) s"; \
+	done
 
 clean:
 	rm -rf _build

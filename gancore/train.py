@@ -47,7 +47,7 @@ class TrainConfig:
     """Everything that defines a training run. Field names match the CLI flags (``--lr-g``...).
 
     ``penalty_weight`` is λ for ``gp``, γ for ``r1``/``r2`` (the trainer adds (γ/2)·penalty) and
-    the clip value c for ``clip``; ``None`` takes :data:`DEFAULT_PENALTY_WEIGHT`. ``ema`` is the
+    the clip value c for ``clip``; ``None`` takes the penalty's standard weight (λ = 10, γ = 1, c = 0.01). ``ema`` is the
     EMA decay β_ema of the averaged generator (0 turns it off). ``hidden`` is the MLP width, or
     the DCGAN channel width for images. ``amp`` enables bf16 autocast on CUDA (ignored on CPU).
     ``augment`` is a DiffAugment policy such as ``"color,translation,cutout"`` (images only),
