@@ -1,0 +1,181 @@
+"""Measure gancore's 2-D presets on the mixture benchmark, one row per seed.
+
+    python benchmarks/tune_presets.py                       # ring and grid, seeds 0-9
+    python benchmarks/tune_presets.py --data ring --seeds 0-4
+    python benchmarks/tune_presets.py --data ring --set loss=wasserstein penalty=gp
+    python benchmarks/tune_presets.py --data grid --set steps=6000 lr_g=5e-4 --jobs 2
+
+Each run trains ``gancore.config_for(DATA, seed=SEED, **overrides)`` with :func:`gancore.fit`
+and evaluates 2500 samples (``run.sample(2500, seed=123)``) with :func:`gancore.mode_stats`
+(GUIDE §5) for the EMA generator and, for reference, the raw generator. Swiss roll reports
+the sliced Wasserstein distance to 2500 real samples instead. ``seconds`` is the wall time of
+training alone; other processes on the machine inflate it, so the load average is printed too.
+
+``--jobs 2`` trains two seeds at once with one thread each (faster on a 2-core machine when
+nothing else runs; per-run seconds then include the contention).
+
+``--lr-decay cos:0.5`` is a prototype of an engine feature gancore does not have yet: both
+learning rates stay constant for the first half of training, then follow a half cosine down to
+0 at the last step. It drives gancore's private ``_Trainer`` step by step (same models, data
+stream, EMA and losses as :func:`gancore.fit`) and only rescales the optimisers' ``lr``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import math
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
+
+import gancore
+from gancore.metrics import sliced_wasserstein
+
+TARGETS = {  # (modes, high quality, reverse KL) required on every seed
+    "ring": (8, 0.98, 0.02),
+    "grid": (25, 0.95, 0.03),
+}
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in text.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            seeds.extend(range(int(lo), int(hi) + 1))
+        elif part:
+            seeds.append(int(part))
+    return seeds
+
+
+def parse_overrides(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def lr_factor(decay: str | None, step: int, steps: int) -> float:
+    """Learning-rate multiplier at ``step`` for the prototype schedule ``cos:START``."""
+    if not decay:
+        return 1.0
+    kind, _, start = decay.partition(":")
+    if kind != "cos":
+        raise ValueError(f"unknown --lr-decay {decay!r}; use cos:START (START a fraction of steps)")
+    frac, start = step / steps, float(start or 0.5)
+    return 1.0 if frac < start else 0.5 * (1 + math.cos(math.pi * (frac - start) / (1 - start)))
+
+
+def fit_with_decay(G, D, data, config, decay: str):
+    """:func:`gancore.fit` plus a learning-rate schedule (prototype, see module docstring)."""
+    from gancore.train import _Trainer  # private: this is a prototype of an engine change
+
+    config.validate()
+    trainer = _Trainer(G, D, data, config, torch.device(config.device))
+    bases = [[g["lr"] for g in opt.param_groups] for opt in (trainer.opt_g, trainer.opt_d)]
+    while trainer.step < config.steps:
+        f = lr_factor(decay, trainer.step, config.steps)
+        for opt, base in zip((trainer.opt_g, trainer.opt_d), bases):
+            for group, lr in zip(opt.param_groups, base):
+                group["lr"] = lr * f
+        trainer.train_step()
+        if trainer.step % config.log_every == 0:
+            trainer.flush()
+    trainer.flush()
+    return trainer.as_run(None)
+
+
+def run_one(data_name: str, seed: int, overrides: dict, threads: int, decay: str | None = None) -> dict:
+    """Train one seed and return its measurements."""
+    torch.set_num_threads(threads)
+    config = gancore.config_for(data_name, seed=seed, device="cpu", **overrides)
+    data = gancore.toy(data_name)
+    G, D = gancore.build_models(config, (2,))
+    start = time.perf_counter()
+    if decay:
+        run = fit_with_decay(G, D, data, config, decay)
+    else:
+        run = gancore.fit(G, D, data, config, progress=False)
+    seconds = time.perf_counter() - start
+    row = {"data": data_name, "seed": seed, "seconds": seconds}
+    for tag, ema in (("", True), ("raw_", False)):
+        if ema and run.G_ema is None:
+            continue
+        fake = run.sample(2500, seed=123, ema=ema)
+        if hasattr(data, "centers"):
+            s = gancore.mode_stats(fake, data.centers, data.std)
+            row |= {tag + "modes": s.modes, tag + "k": s.num_modes, tag + "hq": s.high_quality, tag + "rkl": s.reverse_kl}
+        else:
+            real = data.sample(2500, generator=torch.Generator().manual_seed(123))
+            row[tag + "swd"] = sliced_wasserstein(real, fake)
+    return row
+
+
+def passes(row: dict) -> bool | None:
+    if row["data"] not in TARGETS or "modes" not in row:
+        return None
+    modes, hq, rkl = TARGETS[row["data"]]
+    return row["modes"] >= modes and row["hq"] >= hq and row["rkl"] <= rkl
+
+
+def format_row(row: dict) -> str:
+    if "modes" in row:
+        ok = passes(row)
+        mark = "" if ok is None else ("ok" if ok else "FAIL")
+        raw = f"{row['raw_modes']:>2}/{row['raw_k']:<2} {100 * row['raw_hq']:5.1f}% {row['raw_rkl']:6.3f}" if "raw_modes" in row else ""
+        return (f"{row['data']:<9} {row['seed']:>4}  {row['modes']:>2}/{row['k']:<2}  {100 * row['hq']:5.1f}%  "
+                f"{row['rkl']:6.3f}  {row['seconds']:6.1f}  {mark:<4}  {raw}")
+    return f"{row['data']:<9} {row['seed']:>4}  swd {row['swd']:.4f} (raw {row.get('raw_swd', float('nan')):.4f})  {row['seconds']:6.1f}s"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", nargs="+", default=["ring", "grid"], help="datasets (ring grid swissroll)")
+    parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="TrainConfig overrides")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (1 thread each when > 1)")
+    parser.add_argument("--lr-decay", default=None, metavar="cos:START", help="prototype LR schedule (see docstring)")
+    args = parser.parse_args(argv)
+    overrides = parse_overrides(args.set)
+    seeds = parse_seeds(args.seeds)
+    threads = 1 if args.jobs > 1 else torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} thread(s) per run, {args.jobs} job(s), load average at start "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    all_ok = True
+    for name in args.data:
+        config = gancore.config_for(name, **overrides)
+        shown = {k: v for k, v in config.to_dict().items() if k not in ("data", "seed", "device", "amp", "checkpoint_every", "log_every", "augment")}
+        print(f"\n{name}: {shown}" + (f", lr decay {args.lr_decay}" if args.lr_decay else ""))
+        print(f"{'data':<9} {'seed':>4}  modes  HQ      rKL     sec.    pass  (raw G: modes HQ rKL)")
+        jobs = [(name, seed, overrides, threads, args.lr_decay) for seed in seeds]
+        if args.jobs > 1:
+            with ProcessPoolExecutor(args.jobs) as pool:
+                rows = list(pool.map(run_one, *zip(*jobs)))
+        else:
+            rows = []
+            for job in jobs:
+                rows.append(run_one(*job))
+                print(format_row(rows[-1]), flush=True)
+        if args.jobs > 1:
+            for row in rows:
+                print(format_row(row))
+        if "modes" in rows[0]:
+            ok = [passes(r) for r in rows]
+            all_ok &= all(ok)
+            print(f"{name}: {sum(ok)}/{len(ok)} seeds meet the target; worst modes {min(r['modes'] for r in rows)}, "
+                  f"worst HQ {100 * min(r['hq'] for r in rows):.1f}%, worst rKL {max(r['rkl'] for r in rows):.3f}, "
+                  f"mean {sum(r['seconds'] for r in rows) / len(rows):.1f} s per run (max {max(r['seconds'] for r in rows):.1f})")
+    print(f"\nload average at end {os.getloadavg()[0]:.2f}")
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
