@@ -18,7 +18,7 @@ from .errors import ConfigError, GancoreError, TrainingDiverged, TrainingInterru
 # flag → TrainConfig field, with the type argparse converts to
 TRAIN_FLAGS = {
     "data": str, "loss": str, "penalty": str, "penalty_weight": float, "n_critic": int, "steps": int,
-    "batch_size": int, "hidden": int, "z_dim": int, "lr_g": float, "lr_d": float, "seed": int,
+    "batch_size": int, "hidden": int, "z_dim": int, "lr_g": float, "lr_d": float, "lr_decay": float, "seed": int,
     "device": str, "ema": float, "augment": str, "checkpoint_every": int,
 }
 # on/off flags → TrainConfig fields

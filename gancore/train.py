@@ -13,6 +13,7 @@ import copy
 import csv
 import dataclasses
 import io
+import math
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class TrainConfig:
     the clip value c for ``clip``; ``None`` takes the penalty's standard weight (λ = 10, γ = 1, c = 0.01). ``ema`` is the
     EMA decay β_ema of the averaged generator (0 turns it off). ``hidden`` is the MLP width, or
     the DCGAN channel width for images. ``amp`` enables bf16 autocast on CUDA (ignored on CPU).
+    ``lr_decay`` is the fraction of training, at the end, over which both learning rates fall
+    to 0 along a half cosine (0 keeps them constant; 0.5 decays over the second half).
     ``augment`` is a DiffAugment policy such as ``"color,translation,cutout"`` (images only),
     applied to real and fake inputs of D in both steps.
     ``skip_nonfinite`` skips (and counts in ``history["skipped"]``) any update whose loss,
@@ -67,6 +70,7 @@ class TrainConfig:
     z_dim: int = 2
     lr_g: float = 2e-4
     lr_d: float = 2e-4
+    lr_decay: float = 0.0
     betas_g: tuple[float, float] = (0.5, 0.999)
     betas_d: tuple[float, float] = (0.5, 0.999)
     optimizer: str = "adam"
@@ -103,6 +107,8 @@ class TrainConfig:
             raise ConfigError(f"penalty_weight must be a finite number ≥ 0, got {self.penalty_weight!r}")
         if self.penalty == "clip" and self.penalty_weight <= 0:
             raise ConfigError("penalty_weight (the clip value c) must be > 0 with penalty 'clip'")
+        if not _is_finite_number(self.lr_decay) or not 0 <= self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be in [0, 1], got {self.lr_decay!r}")
         if not _is_finite_number(self.ema) or not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema!r}")
         for name in ("betas_g", "betas_d"):
@@ -267,8 +273,18 @@ class _Trainer:
     def noise(self, n: int) -> Tensor:
         return torch.randn(n, self.cfg.z_dim, generator=self.rng, device=self.device)
 
+    def set_learning_rates(self) -> None:
+        """Scale both learning rates by :func:`lr_factor` for the current step (stateless, so
+        a resumed run gets exactly the same rates)."""
+        factor = lr_factor(self.step, self.cfg.steps, self.cfg.lr_decay)
+        for opt, base in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
+
     def train_step(self) -> None:
         cfg = self.cfg
+        if cfg.lr_decay:
+            self.set_learning_rates()
         skipped = self._zero
         for i in range(cfg.n_critic):
             real = self.sample_real(cfg.batch_size)
@@ -386,6 +402,16 @@ class _Trainer:
 
     def as_run(self, run_dir) -> Run:
         return Run(self.G, self.D, self.G_ema, self.cfg, self.history, self.step, run_dir, self.shape)
+
+
+def lr_factor(step: int, steps: int, decay: float) -> float:
+    """Learning-rate multiplier at 0-based ``step`` of ``steps``: 1 until the last ``decay``
+    fraction of training, then ½(1 + cos(π·progress)) down to 0 at the final step."""
+    start = steps * (1 - decay)
+    if decay <= 0 or step < start:
+        return 1.0
+    progress = (step - start) / max(steps - start, 1)
+    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def _make_ema(G: nn.Module) -> nn.Module:

@@ -205,3 +205,60 @@ def test_load_run_restores_models_and_history(tmp_path):
 def test_device_auto_on_this_machine():
     expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
     assert resolve_device("auto").type == expected
+
+
+def test_lr_factor_schedule():
+    from gancore.train import lr_factor
+
+    assert [lr_factor(s, 100, 0.0) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
+    assert lr_factor(49, 100, 0.5) == 1.0 and lr_factor(50, 100, 0.5) == 1.0
+    assert lr_factor(75, 100, 0.5) == pytest.approx(0.5)  # halfway through the decay: cos(π/2)
+    assert lr_factor(100, 100, 0.5) == pytest.approx(0.0)
+    assert lr_factor(0, 100, 1.0) == 1.0 and lr_factor(25, 100, 1.0) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+
+
+def test_lr_decay_reaches_the_optimizers():
+    config = small_config(steps=20, lr_decay=0.5)
+    G, D = build_models(config, (2,))
+    run = fit(G, D, toy("ring"), config, progress=False)
+    # the last step (0-based 19) ran at lr · ½(1 + cos(π·9/10))
+    expected = 1e-3 * 0.5 * (1 + math.cos(math.pi * 0.9))
+    assert run.step == 20
+    with pytest.raises(ConfigError, match="lr_decay"):
+        small_config(lr_decay=1.5).validate()
+    trainer_lr = [g["lr"] for g in _last_optimizer_groups(G, D, config)]
+    assert trainer_lr == pytest.approx([expected])
+
+
+def _last_optimizer_groups(G, D, config):
+    from gancore.train import _Trainer
+
+    trainer = _Trainer(G, D, toy("ring"), config, torch.device("cpu"))
+    trainer.step = config.steps - 1
+    trainer.set_learning_rates()
+    return trainer.opt_g.param_groups
+
+
+def test_sigint_in_fit_saves_and_resume_with_lr_decay_is_exact(tmp_path):
+    import os
+    import signal
+
+    from gancore.errors import TrainingInterrupted
+
+    full = train(small_config(steps=20, lr_decay=0.5), tmp_path / "full")
+    config = small_config(steps=20, lr_decay=0.5, log_every=4)
+    G, D = build_models(config, (2,))
+
+    def interrupt_at_12(run):
+        if run.step == 12:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
+
+    with pytest.raises(TrainingInterrupted) as err:
+        fit(G, D, toy("ring"), config, run_dir=tmp_path / "split", progress=False, on_log=interrupt_at_12)
+    assert err.value.step == 12 and load_checkpoint(tmp_path / "split" / "checkpoint.pt")["step"] == 12
+    resumed = train(small_config(steps=20, lr_decay=0.5), tmp_path / "split", resume=True)
+    assert resumed.history == full.history
+    a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d"):
+        assert_state_equal(a[key], b[key])
