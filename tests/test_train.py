@@ -262,3 +262,18 @@ def test_sigint_in_fit_saves_and_resume_with_lr_decay_is_exact(tmp_path):
     b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     for key in ("G", "D", "G_ema", "opt_g", "opt_d"):
         assert_state_equal(a[key], b[key])
+
+
+def test_presets_and_penalty_weight_defaults():
+    from gancore.presets import PRESETS, config_for
+
+    for name in PRESETS:
+        assert config_for(name).validate().data == name
+    ring = config_for("ring")
+    assert config_for("ring", loss="wasserstein", penalty="gp").penalty_weight == 0.1  # toy λ
+    assert config_for("digits", penalty="gp").penalty_weight == 10.0  # images λ
+    assert config_for("ring", penalty="clip").penalty_weight == 0.01
+    assert config_for("ring", penalty="gp", penalty_weight=3.0).penalty_weight == 3.0
+    assert config_for("ring", steps=7).penalty_weight == ring.penalty_weight  # same penalty: preset's weight
+    with pytest.raises(Exception, match="unknown dataset"):
+        config_for("moons")
