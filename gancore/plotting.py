@@ -173,3 +173,32 @@ def plot_optimal_discriminator(x: Tensor, p_data: Tensor, p_g: Tensor, d_optimal
     ax.legend(fontsize=8)
     axes[0].figure.tight_layout()
     return axes
+
+
+__all__ += ["plot_mode_zoom"]
+
+
+def plot_mode_zoom(panels: dict[str, Tensor], data, *, mode: int = 0, half_width: float | None = None, threshold: float = 3.0, size: float = 3.0):
+    """One scatter per entry of ``panels``, zoomed on mode ``mode`` of a mixture ``data``.
+
+    Draws the circle of radius ``threshold``·std around each mean: the "high quality" region of
+    :func:`gancore.metrics.mode_stats`. ``half_width`` defaults to 15 stds.
+    """
+    center = data.centers[mode].double()
+    half_width = half_width if half_width is not None else 15 * data.std
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
+    for ax, (name, samples) in zip(axes.flat, panels.items()):
+        ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:blue", alpha=0.5, label="samples")
+        for i, c in enumerate(data.centers):
+            ax.add_patch(plt.Circle((float(c[0]), float(c[1])), threshold * data.std, fill=False, color="tab:red", lw=1,
+                                    label=f"{threshold:g} std around the mean" if i == 0 else None))
+        ax.set_xlim(float(center[0]) - half_width, float(center[0]) + half_width)
+        ax.set_ylim(float(center[1]) - half_width, float(center[1]) + half_width)
+        ax.set_aspect("equal")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        ax.set_title(name)
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

@@ -2,7 +2,8 @@
 
 A VAE has an encoder q_φ(z|x) = N(μ_φ(x), diag σ²_φ(x)), a prior p(z) = N(0, I) and a
 Gaussian decoder p_θ(x|z) = N(μ_θ(z), s² I). The decoder variance s² is **one learned scalar**
-(``log_var``, shared by every output dimension) unless ``decoder_var`` fixes it. Training
+(``log_var``, shared by every output dimension), starting at ``decoder_var``; with
+``learn_var=False`` it stays fixed at ``decoder_var``. Training
 minimises the negative ELBO per sample,
 
     −ELBO(x) = E_q[−log p_θ(x|z)] + KL(q_φ(z|x) ‖ p(z)),
@@ -59,20 +60,23 @@ def gaussian_nll(x: Tensor, mean: Tensor, log_var: Tensor) -> Tensor:
 class GaussianVAE(nn.Module):
     """A VAE with a Gaussian encoder and a Gaussian decoder of one shared variance s².
 
-    Subclasses build ``self.encoder`` (x → 2·z_dim numbers: μ and log σ²) and ``self.decoder``
-    (z → decoder mean, same shape as x). ``decoder_var=None`` learns s² (initialised to 1);
-    a float fixes it.
+    Subclasses set ``self.shape`` (one sample's shape) and build ``self.encoder`` (x → 2·z_dim numbers: μ and log σ²) and ``self.decoder``
+    (z → decoder mean, same shape as x). s² starts at ``decoder_var`` and is learned, or
+    stays fixed with ``learn_var=False``. Starting small (the default 0.01) matters: with s² = 1
+    the reconstruction term is too weak early on and training can settle in *posterior
+    collapse* (KL ≈ 0, the decoder ignoring z).
     """
 
-    def __init__(self, z_dim: int, decoder_var: float | None = None):
+    def __init__(self, z_dim: int, decoder_var: float = 0.01, learn_var: bool = True):
         super().__init__()
         self.z_dim = z_dim
-        if decoder_var is None:
-            self.log_var = nn.Parameter(torch.zeros(()))
+        if not (isinstance(decoder_var, (int, float)) and 0 < decoder_var < float("inf")):
+            raise ConfigError(f"decoder_var must be a positive number, got {decoder_var!r}")
+        log_var = torch.tensor(math.log(decoder_var))
+        if learn_var:
+            self.log_var = nn.Parameter(log_var)
         else:
-            if not decoder_var > 0:
-                raise ConfigError(f"decoder_var must be > 0, got {decoder_var!r}")
-            self.register_buffer("log_var", torch.tensor(math.log(decoder_var)))
+            self.register_buffer("log_var", log_var)
 
     @property
     def learned_variance(self) -> bool:
@@ -129,9 +133,10 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 class MLPVAE(GaussianVAE):
     """VAE for flat vectors (2-D points): encoder and decoder MLPs of ``depth`` ReLU layers."""
 
-    def __init__(self, data_dim: int = 2, z_dim: int = 2, hidden: int = 128, depth: int = 2, decoder_var: float | None = None):
-        super().__init__(z_dim, decoder_var)
+    def __init__(self, data_dim: int = 2, z_dim: int = 2, hidden: int = 128, depth: int = 2, decoder_var: float = 0.01, learn_var: bool = True):
+        super().__init__(z_dim, decoder_var, learn_var)
         self.data_dim = data_dim
+        self.shape = (data_dim,)
         self.encoder = _mlp([data_dim] + [hidden] * depth + [2 * z_dim])
         self.decoder = _mlp([z_dim] + [hidden] * depth + [data_dim])
 
@@ -147,12 +152,13 @@ class ConvVAE(GaussianVAE):
     ``width`` is the channel count of the first encoder (last decoder) feature map.
     """
 
-    def __init__(self, size: int = 8, channels: int = 1, z_dim: int = 16, width: int = 32, decoder_var: float | None = None):
-        super().__init__(z_dim, decoder_var)
+    def __init__(self, size: int = 8, channels: int = 1, z_dim: int = 16, width: int = 32, decoder_var: float = 0.01, learn_var: bool = True):
+        super().__init__(z_dim, decoder_var, learn_var)
         if size > 32:
             raise ConfigError(f"ConvVAE takes images of 8 to 32 px, got {size}")
         base, n = dcgan_depth(size)
         self.size, self.channels = size, channels
+        self.shape = (channels, size, size)
         enc, c_in, c_out = [], channels, width
         for _ in range(n):
             enc += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2)]
@@ -172,7 +178,7 @@ class ConvVAE(GaussianVAE):
 def build_vae(shape: tuple[int, ...], *, seed: int = 0, **kwargs) -> GaussianVAE:
     """A seeded VAE for samples of ``shape``: (d,) → :class:`MLPVAE`, (C, H, W) → :class:`ConvVAE`.
 
-    ``kwargs`` go to the constructor (``z_dim``, ``hidden``/``width``, ``decoder_var``...).
+    ``kwargs`` go to the constructor (``z_dim``, ``hidden``/``width``, ``decoder_var``, ``learn_var``...).
     Initialised from ``seed`` without touching the global random state.
     """
     with torch.random.fork_rng(devices=[]):
@@ -228,6 +234,8 @@ def fit_vae(
     if not lr > 0:
         raise ConfigError(f"lr must be > 0, got {lr!r}")
     shape = data_shape(data)
+    if shape != tuple(vae.shape):
+        raise ConfigError(f"this VAE takes samples of shape {tuple(vae.shape)}, the data has {shape}")
     dev = resolve_device(device)
     vae.to(dev).train()
     rng = torch.Generator(device=dev).manual_seed(seed)
@@ -236,8 +244,6 @@ def fit_vae(
     rows = []
     for _ in tqdm(range(steps), disable=not progress, desc="vae", unit="step", dynamic_ncols=True):
         x = sample_real(batch_size)
-        if tuple(x.shape[1:]) != shape:
-            raise ConfigError(f"expected samples of shape {shape}, got {tuple(x.shape[1:])}")
         recon, kl = vae.elbo_terms(x, generator=rng)
         loss = (recon + kl).mean()
         opt.zero_grad(set_to_none=True)
