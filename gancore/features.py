@@ -10,7 +10,7 @@ with published Inception-based FIDs.
 Training is deterministic on a given machine: seeded initialisation and batches, CPU, one thread,
 a fixed number of steps, on a fixed 80 % of the 1797 images (the other 20 % measure held-out
 accuracy). The weights are cached in ``$GANCORE_CACHE`` (default ``~/.cache/gancore``), written
-atomically with :func:`gancore.checkpoint.save_checkpoint` and read back with
+atomically with ``gancore.checkpoint.save_checkpoint`` and read back with
 ``torch.load(weights_only=True)``; a missing, corrupt or foreign cache file is retrained and
 rewritten.
 """

@@ -232,7 +232,7 @@ def kid(real: Tensor, fake: Tensor, *, subsets: int = 100, subset_size: int = 10
 
 
 def pairwise_distances(a: Tensor, b: Tensor) -> Tensor:
-    """Euclidean distances between the rows of ``a`` and ``b`` in float64 (√(|a|² + |b|² − 2aᵀb), ≥ 0).
+    """Euclidean distances between the rows of ``a`` and ``b`` in float64 (√(‖a‖² + ‖b‖² − 2aᵀb), ≥ 0).
 
     Exact for small integer-valued inputs (every step is exact in float64).
     """
