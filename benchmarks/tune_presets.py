@@ -14,17 +14,13 @@ training alone; other processes on the machine inflate it, so the load average i
 ``--jobs 2`` trains two seeds at once with one thread each (faster on a 2-core machine when
 nothing else runs; per-run seconds then include the contention).
 
-``--lr-decay cos:0.5`` is a prototype of an engine feature gancore does not have yet: both
-learning rates stay constant for the first half of training, then follow a half cosine down to
-0 at the last step. It drives gancore's private ``_Trainer`` step by step (same models, data
-stream, EMA and losses as :func:`gancore.fit`) and only rescales the optimisers' ``lr``.
+A learning-rate schedule is a TrainConfig field like any other: ``--set lr_decay=0.5``.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import math
 import os
 import sys
 import time
@@ -63,47 +59,14 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def lr_factor(decay: str | None, step: int, steps: int) -> float:
-    """Learning-rate multiplier at ``step`` for the prototype schedule ``cos:START``."""
-    if not decay:
-        return 1.0
-    kind, _, start = decay.partition(":")
-    if kind != "cos":
-        raise ValueError(f"unknown --lr-decay {decay!r}; use cos:START (START a fraction of steps)")
-    frac, start = step / steps, float(start or 0.5)
-    return 1.0 if frac < start else 0.5 * (1 + math.cos(math.pi * (frac - start) / (1 - start)))
-
-
-def fit_with_decay(G, D, data, config, decay: str):
-    """:func:`gancore.fit` plus a learning-rate schedule (prototype, see module docstring)."""
-    from gancore.train import _Trainer  # private: this is a prototype of an engine change
-
-    config.validate()
-    trainer = _Trainer(G, D, data, config, torch.device(config.device))
-    bases = [[g["lr"] for g in opt.param_groups] for opt in (trainer.opt_g, trainer.opt_d)]
-    while trainer.step < config.steps:
-        f = lr_factor(decay, trainer.step, config.steps)
-        for opt, base in zip((trainer.opt_g, trainer.opt_d), bases):
-            for group, lr in zip(opt.param_groups, base):
-                group["lr"] = lr * f
-        trainer.train_step()
-        if trainer.step % config.log_every == 0:
-            trainer.flush()
-    trainer.flush()
-    return trainer.as_run(None)
-
-
-def run_one(data_name: str, seed: int, overrides: dict, threads: int, decay: str | None = None) -> dict:
+def run_one(data_name: str, seed: int, overrides: dict, threads: int) -> dict:
     """Train one seed and return its measurements."""
     torch.set_num_threads(threads)
     config = gancore.config_for(data_name, seed=seed, device="cpu", **overrides)
     data = gancore.toy(data_name)
     G, D = gancore.build_models(config, (2,))
     start = time.perf_counter()
-    if decay:
-        run = fit_with_decay(G, D, data, config, decay)
-    else:
-        run = gancore.fit(G, D, data, config, progress=False)
+    run = gancore.fit(G, D, data, config, progress=False)
     seconds = time.perf_counter() - start
     row = {"data": data_name, "seed": seed, "seconds": seconds}
     for tag, ema in (("", True), ("raw_", False)):
@@ -142,7 +105,6 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5 (default 0-9)")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="TrainConfig overrides")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (1 thread each when > 1)")
-    parser.add_argument("--lr-decay", default=None, metavar="cos:START", help="prototype LR schedule (see docstring)")
     args = parser.parse_args(argv)
     overrides = parse_overrides(args.set)
     seeds = parse_seeds(args.seeds)
@@ -153,9 +115,9 @@ def main(argv=None) -> int:
     for name in args.data:
         config = gancore.config_for(name, **overrides)
         shown = {k: v for k, v in config.to_dict().items() if k not in ("data", "seed", "device", "amp", "checkpoint_every", "log_every", "augment")}
-        print(f"\n{name}: {shown}" + (f", lr decay {args.lr_decay}" if args.lr_decay else ""))
+        print(f"\n{name}: {shown}")
         print(f"{'data':<9} {'seed':>4}  modes  HQ      rKL     sec.    pass  (raw G: modes HQ rKL)")
-        jobs = [(name, seed, overrides, threads, args.lr_decay) for seed in seeds]
+        jobs = [(name, seed, overrides, threads) for seed in seeds]
         if args.jobs > 1:
             with ProcessPoolExecutor(args.jobs) as pool:
                 rows = list(pool.map(run_one, *zip(*jobs)))
