@@ -8,7 +8,10 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-__all__ = ["plot_samples", "plot_snapshots", "plot_history", "image_grid", "show_images"]
+__all__ = [
+    "plot_samples", "plot_snapshots", "plot_history", "image_grid", "show_images",
+    "plot_logit_curves", "plot_sample_panels", "plot_optimal_discriminator", "plot_mode_zoom",
+]
 
 
 def plot_samples(samples: Tensor, data=None, *, ax=None, title: str | None = None, s: float = 2.0, real: Tensor | None = None):
@@ -30,20 +33,11 @@ def plot_samples(samples: Tensor, data=None, *, ax=None, title: str | None = Non
 
 def plot_snapshots(snapshots: dict[int, Tensor], data=None, *, ncols: int = 5, size: float = 2.4, lim: float | None = None):
     """One scatter per training step, from ``{step: samples}``."""
-    n = len(snapshots)
-    ncols = min(ncols, n)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
-    for ax, (step, samples) in zip(axes.flat, snapshots.items()):
-        plot_samples(samples, data, ax=ax, title=f"step {step}", s=1.0)
+    panels = {f"step {step}": samples for step, samples in snapshots.items()}
+    fig = plot_sample_panels(panels, data, ncols=ncols, size=size, lim=lim)
+    for ax in fig.axes:
         ax.set_xlabel("")
         ax.set_ylabel("")
-        if lim is not None:
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.tight_layout()
     return fig
 
 
@@ -91,7 +85,6 @@ def show_images(images: Tensor, nrow: int = 8, *, ax=None, title: str | None = N
 
 
 # ----- losses and gradients (chapters "Losses" and "Backpropagation") -----------------------
-__all__ += ["plot_logit_curves", "plot_sample_panels"]
 
 
 def plot_logit_curves(
@@ -147,7 +140,6 @@ def plot_sample_panels(
 
 
 # ----- the optimal discriminator (chapter "Background") -------------------------------------
-__all__ += ["plot_optimal_discriminator"]
 
 
 def plot_optimal_discriminator(x: Tensor, p_data: Tensor, p_g: Tensor, d_optimal: Tensor, d_learned: Tensor | None = None, *, axes=None):
@@ -173,9 +165,6 @@ def plot_optimal_discriminator(x: Tensor, p_data: Tensor, p_g: Tensor, d_optimal
     ax.legend(fontsize=8)
     axes[0].figure.tight_layout()
     return axes
-
-
-__all__ += ["plot_mode_zoom"]
 
 
 def plot_mode_zoom(panels: dict[str, Tensor], data, *, mode: int = 0, half_width: float | None = None, threshold: float = 3.0, size: float = 3.0):

@@ -1,0 +1,64 @@
+"""The book's figures build without error and show what they claim (Agg backend, no display)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from gancore import plotting, toy  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    matplotlib.pyplot.close("all")
+
+
+def test_plot_samples_draws_samples_and_means():
+    ax = plotting.plot_samples(torch.randn(100, 2), toy("ring"), title="t")
+    sizes = [len(c.get_offsets()) for c in ax.collections]
+    assert sizes == [100, 8] and ax.get_title() == "t" and ax.get_xlabel()
+
+
+def test_snapshots_and_panels_make_one_axis_per_entry():
+    fig = plotting.plot_snapshots({s: torch.randn(20, 2) for s in (1, 2, 3)}, toy("ring"), ncols=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.axison]
+    assert titles == ["step 1", "step 2", "step 3"] and len(fig.axes) == 4
+    fig = plotting.plot_sample_panels({"a": torch.randn(5, 2), "b": torch.randn(5, 2)}, lim=2.0)
+    assert [ax.get_xlim() for ax in fig.axes] == [(-2.0, 2.0)] * 2
+
+
+def test_plot_history_smooths_with_a_running_mean():
+    history = {"step": [1, 2, 3, 4], "d_loss": [0.0, 2.0, 0.0, 2.0], "g_loss": [1.0] * 4}
+    ax = plotting.plot_history(history, smooth=2)
+    d_line = ax.get_lines()[0]
+    assert list(d_line.get_ydata()) == [1.0, 1.0, 1.0] and list(d_line.get_xdata()) == [2, 3, 4]
+
+
+def test_image_grid_tiles_with_one_pixel_gaps():
+    images = torch.stack([torch.full((1, 2, 2), v) for v in (-1.0, 1.0, 0.0)])
+    grid = plotting.image_grid(images, nrow=2)
+    assert grid.shape == (5, 5)
+    assert grid[0, 0] == 0.0 and grid[0, 3] == 1.0 and grid[3, 0] == 0.5 and grid[0, 2] == 1.0
+    rgb = plotting.image_grid(torch.zeros(4, 3, 4, 4), nrow=4)
+    assert rgb.shape == (4, 19, 3)
+
+
+def test_plot_optimal_discriminator_and_mode_zoom():
+    x = torch.linspace(-3, 3, 50)
+    p = torch.exp(-x**2 / 2)
+    axes = plotting.plot_optimal_discriminator(x, p, p.flip(0), p / (p + p.flip(0)), p / (p + p.flip(0)))
+    assert axes is not None
+    ring = toy("ring")
+    fig = plotting.plot_mode_zoom({"data": ring.sample(200, generator=torch.Generator().manual_seed(0))}, ring)
+    assert len(fig.axes) >= 1
+
+
+def test_plot_logit_curves_overlays_closed_forms():
+    t = torch.linspace(-5, 5, 11)
+    ax = plotting.plot_logit_curves(t, {"ns": -torch.sigmoid(-t)}, closed={"ns": -torch.sigmoid(-t)})
+    lines = ax.get_lines()  # the curve, its dashed closed form, and the zero line
+    assert len(lines) == 3 and lines[1].get_linestyle() == "--"
+    torch.testing.assert_close(torch.tensor(lines[0].get_ydata()), torch.tensor(lines[1].get_ydata()))
