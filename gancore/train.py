@@ -30,7 +30,7 @@ from .losses import get_loss
 from .models import NORMS, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from .penalties import PENALTIES, clip_weights_, gradient_penalty, squared_gradient_norm
 
-__all__ = ["TrainConfig", "Run", "fit", "build_models", "load_run", "resolve_device", "HISTORY_COLUMNS"]
+__all__ = ["TrainConfig", "Run", "fit", "build_models", "load_run", "resolve_device", "real_sampler", "lr_factor", "HISTORY_COLUMNS"]
 
 #: Columns of ``Run.history`` besides ``step``. ``d_real``/``d_fake`` are mean logits (scores).
 #: ``skipped`` counts the updates (D and G) skipped for non-finite values (``skip_nonfinite``).
@@ -250,7 +250,7 @@ class _Trainer:
         self.opt_g = _optimizer(config, self.G.parameters(), config.lr_g, config.betas_g)
         self.opt_d = _optimizer(config, self.D.parameters(), config.lr_d, config.betas_d)
         self.rng = torch.Generator(device=device).manual_seed(config.seed)
-        self.sample_real = _real_sampler(data, device, self.rng)
+        self.sample_real = real_sampler(data, device, self.rng)
         self.shape = data_shape(data)
         self._augments = bool(parse_policy(config.augment))
         if self._augments and len(self.shape) != 3:
@@ -446,7 +446,9 @@ def _grad_norm(module: nn.Module) -> Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
 
 
-def _real_sampler(data, device: torch.device, rng: torch.Generator) -> Callable[[int], Tensor]:
+def real_sampler(data, device: torch.device, rng: torch.Generator) -> Callable[[int], Tensor]:
+    """``n ↦ a batch of n real samples`` on ``device``, drawn with ``rng``: fresh draws from a toy
+    dataset, or rows of an image tensor (moved to the device once) picked with replacement."""
     if isinstance(data, Tensor):
         images = data.to(device=device, dtype=torch.float32)
         if len(images) == 0:

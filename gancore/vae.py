@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from .errors import ConfigError, TrainingDiverged
 from .models import dcgan_depth
-from .train import _real_sampler, data_shape, resolve_device
+from .train import real_sampler, data_shape, resolve_device
 
 __all__ = [
     "gaussian_kl",
@@ -239,7 +239,7 @@ def fit_vae(
     dev = resolve_device(device)
     vae.to(dev).train()
     rng = torch.Generator(device=dev).manual_seed(seed)
-    sample_real = _real_sampler(data, dev, rng)
+    sample_real = real_sampler(data, dev, rng)
     opt = torch.optim.Adam(vae.parameters(), lr=lr)
     rows = []
     for _ in tqdm(range(steps), disable=not progress, desc="vae", unit="step", dynamic_ncols=True):
