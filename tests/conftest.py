@@ -34,3 +34,26 @@ def cli():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def float64():
+    """Run a test with float64 as the default dtype (closed-form comparisons)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+class NaNRing:
+    """The ring dataset, except that calls number ``first`` to ``last`` of ``sample`` return NaN."""
+
+    def __init__(self, first, last=float("inf")):
+        from gancore import toy
+
+        self.ring, self.calls, self.first, self.last = toy("ring"), 0, first, last
+
+    def sample(self, n, *, generator=None, device=None):
+        self.calls += 1
+        x = self.ring.sample(n, generator=generator, device=device)
+        return x * float("nan") if self.first <= self.calls <= self.last else x

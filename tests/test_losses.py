@@ -8,14 +8,7 @@ import torch
 from gancore.errors import ConfigError
 from gancore.losses import LOSSES, get_loss
 
-
-
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 def naive_softplus(t):

@@ -6,14 +6,7 @@ from torch import nn
 
 from gancore.penalties import clip_weights_, gradient_penalty, r1_penalty, r2_penalty
 
-
-
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 class Linear(nn.Module):

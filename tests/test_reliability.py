@@ -14,8 +14,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
-from gancore import TrainConfig, build_models, fit, toy
+from conftest import ROOT, NaNRing
+from gancore import TrainConfig, build_models, fit
 from gancore.checkpoint import load_checkpoint
 from gancore.cli import main
 from gancore.errors import ConfigError
@@ -131,20 +131,10 @@ def test_checkpoint_from_an_incompatible_model_is_refused(tmp_path, cli):
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-class NaNAfter:
-    def __init__(self, k):
-        self.ring, self.calls, self.k = toy("ring"), 0, k
-
-    def sample(self, n, *, generator=None, device=None):
-        self.calls += 1
-        x = self.ring.sample(n, generator=generator, device=device)
-        return x * float("nan") if self.k <= self.calls < self.k + 3 else x
-
-
 def test_skip_nonfinite_skips_and_counts_bad_updates():
     config = TrainConfig(steps=20, batch_size=32, hidden=16, device="cpu", skip_nonfinite=True)
     G, D = build_models(config, (2,))
-    run = fit(G, D, NaNAfter(5), config, progress=False)
+    run = fit(G, D, NaNRing(5, 7), config, progress=False)
     assert run.step == 20
     assert run.history["skipped"][4:7] == [1.0, 1.0, 1.0]  # D's updates at steps 5-7 skipped
     assert sum(run.history["skipped"]) == 3

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from conftest import NaNRing
 from gancore import TrainConfig, build_models, fit, load_run, toy
 from gancore.checkpoint import load_checkpoint
 from gancore.errors import CheckpointError, ConfigError, TrainingDiverged
@@ -121,22 +122,10 @@ def test_image_training_runs_on_digits_shape():
     assert run.sample(4).shape == (4, 1, 8, 8)
 
 
-class NaNAfter:
-    """A ring whose samples turn to NaN from the k-th call on."""
-
-    def __init__(self, k):
-        self.ring, self.calls, self.k = toy("ring"), 0, k
-
-    def sample(self, n, *, generator=None, device=None):
-        self.calls += 1
-        x = self.ring.sample(n, generator=generator, device=device)
-        return x * float("nan") if self.calls >= self.k else x
-
-
 def test_divergence_names_term_and_step_and_keeps_last_good_checkpoint(tmp_path):
     config = small_config(steps=40, checkpoint_every=10, log_every=5)
     with pytest.raises(TrainingDiverged) as err:
-        train(config, tmp_path, data=NaNAfter(23))
+        train(config, tmp_path, data=NaNRing(23))
     assert err.value.term == "d_loss" and err.value.step == 23
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert state["step"] == 20
