@@ -246,6 +246,10 @@ class _Trainer:
         self.device = device
         self.G, self.D = G.to(device), D.to(device)
         self.G_ema = _make_ema(self.G) if config.ema > 0 else None
+        # parameter and buffer lists, collected once: walking the modules every step costs
+        # more than the arithmetic of a small network
+        self._g_tensors, self._d_params = _tensors(self.G), list(self.D.parameters())
+        self._ema_tensors = _tensors(self.G_ema) if self.G_ema is not None else None
         self.loss = get_loss(config.loss)
         self.opt_g = _optimizer(config, self.G.parameters(), config.lr_g, config.betas_g)
         self.opt_d = _optimizer(config, self.D.parameters(), config.lr_d, config.betas_d)
@@ -295,7 +299,7 @@ class _Trainer:
             skipped = skipped + d_stats[-1]
         g_stats = self.g_step(fake)
         if self.G_ema is not None:
-            _update_ema(self.G_ema, self.G, self.cfg.ema, self.step)
+            _update_ema(self._ema_tensors, self._g_tensors, self.cfg.ema, self.step)
         self.step += 1
         d_loss, penalty, d_real, d_fake, grad_norm_d, _ = d_stats
         g_loss, grad_norm_g, skipped_g = g_stats
@@ -307,7 +311,7 @@ class _Trainer:
         penalty_on = {"r1": real, "r2": fake}.get(cfg.penalty)
         if penalty_on is not None:
             penalty_on.requires_grad_(True)
-        _set_requires_grad(D, True)
+        _set_requires_grad(self._d_params, True)
         with self._autocast():
             real_logits, fake_logits = D(self.augment(real)), D(self.augment(fake))
             loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
@@ -322,19 +326,19 @@ class _Trainer:
                 penalty, total = self._zero, loss
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
-        grad_norm = _grad_norm(D)
+        grad_norm = _grad_norm(self._d_params)
         skipped = self.apply_update(self.opt_d, total, grad_norm)
         if cfg.penalty == "clip":
             clip_weights_(D, cfg.penalty_weight)
         return loss.detach(), penalty.detach(), real_logits.detach().float().mean(), fake_logits.detach().float().mean(), grad_norm, skipped
 
     def g_step(self, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        _set_requires_grad(self.D, False)  # G's update needs no gradients for D's weights
+        _set_requires_grad(self._d_params, False)  # G's update needs no gradients for D's weights
         with self._autocast():
             loss = self.loss.g_loss(self.D(self.augment(fake)).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = _grad_norm(self.G)
+        grad_norm = _grad_norm(self._g_tensors[0])
         skipped = self.apply_update(self.opt_g, loss, grad_norm)
         return loss.detach(), grad_norm, skipped
 
@@ -420,13 +424,19 @@ def _make_ema(G: nn.Module) -> nn.Module:
     return ema
 
 
+def _tensors(module: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
+    """(parameters, buffers) of a module as lists."""
+    return list(module.parameters()), list(module.buffers())
+
+
 @torch.no_grad()
-def _update_ema(ema: nn.Module, G: nn.Module, beta: float, step: int) -> None:
+def _update_ema(ema: tuple[list, list], model: tuple[list, list], beta: float, step: int) -> None:
     """θ_ema ← β_t θ_ema + (1−β_t) θ with β_t = min(β, (1+t)/(10+t)), so early steps count less
-    than they would with a constant β; buffers (batch-norm statistics) are copied."""
+    than they would with a constant β; buffers (batch-norm statistics) are copied. ``ema`` and
+    ``model`` are (parameters, buffers) lists from :func:`_tensors`."""
     beta_t = min(beta, (1 + step) / (10 + step))
-    torch._foreach_lerp_(list(ema.parameters()), list(G.parameters()), 1 - beta_t)
-    for b_ema, b in zip(ema.buffers(), G.buffers()):
+    torch._foreach_lerp_(ema[0], model[0], 1 - beta_t)
+    for b_ema, b in zip(ema[1], model[1]):
         b_ema.copy_(b)
 
 
@@ -436,13 +446,13 @@ def _optimizer(cfg: TrainConfig, params, lr: float, betas) -> torch.optim.Optimi
     return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
-def _set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for p in module.parameters():
+def _set_requires_grad(params: list[Tensor], flag: bool) -> None:
+    for p in params:
         p.requires_grad_(flag)
 
 
-def _grad_norm(module: nn.Module) -> Tensor:
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
+def _grad_norm(params: list[Tensor]) -> Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
 
 

@@ -10,7 +10,7 @@ from conftest import NaNRing
 from gancore import TrainConfig, build_models, fit, load_run, toy
 from gancore.checkpoint import load_checkpoint
 from gancore.errors import CheckpointError, ConfigError, TrainingDiverged
-from gancore.train import HISTORY_COLUMNS, _update_ema, resolve_device
+from gancore.train import HISTORY_COLUMNS, _tensors, _update_ema, resolve_device
 
 
 def small_config(**kw):
@@ -103,9 +103,9 @@ def test_ema_update_formula():
     ema, G = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
     torch.nn.init.zeros_(ema.weight)
     torch.nn.init.ones_(G.weight)
-    _update_ema(ema, G, beta=0.999, step=0)  # β_0 = min(0.999, 1/10) = 0.1
+    _update_ema(_tensors(ema), _tensors(G), beta=0.999, step=0)  # β_0 = min(0.999, 1/10) = 0.1
     torch.testing.assert_close(ema.weight, torch.full((1, 2), 0.9))
-    _update_ema(ema, G, beta=0.5, step=1000)  # β = 0.5
+    _update_ema(_tensors(ema), _tensors(G), beta=0.5, step=1000)  # β = 0.5
     torch.testing.assert_close(ema.weight, torch.full((1, 2), 0.95))
 
 
