@@ -101,18 +101,19 @@ def _train(args) -> int:
 
 
 def _resume_config(run_dir: Path, given: dict):
+    """The run's saved configuration with the given flags applied; flags that a resume may not
+    change are refused by the same check that :func:`gancore.train.fit` applies."""
+    import dataclasses
+
     from .checkpoint import CHECKPOINT, load_checkpoint
     from .errors import CheckpointError
-    from .train import RESUMABLE_FIELDS, TrainConfig
+    from .train import TrainConfig, check_resumable
 
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
-    state = load_checkpoint(run_dir / CHECKPOINT)
-    config = TrainConfig.from_dict(state["config"])
-    for name, value in given.items():
-        if name not in RESUMABLE_FIELDS and value != getattr(config, name):
-            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming (the run has {getattr(config, name)!r})")
-        setattr(config, name, value)
+    saved = TrainConfig.from_dict(load_checkpoint(run_dir / CHECKPOINT)["config"])
+    config = dataclasses.replace(saved, **given)
+    check_resumable(saved, config)
     return config
 
 

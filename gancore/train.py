@@ -383,7 +383,7 @@ class _Trainer:
         }
 
     def load_state(self, state: dict) -> None:
-        _check_resumable(TrainConfig.from_dict(state["config"]), self.cfg)
+        check_resumable(TrainConfig.from_dict(state["config"]), self.cfg)
         try:
             self.G.load_state_dict(state["G"])
             self.D.load_state_dict(state["D"])
@@ -469,7 +469,8 @@ def real_sampler(data, device: torch.device, rng: torch.Generator) -> Callable[[
     return lambda n: data.sample(n, generator=rng, device=device)
 
 
-def _check_resumable(saved: TrainConfig, current: TrainConfig) -> None:
+def check_resumable(saved: TrainConfig, current: TrainConfig) -> None:
+    """Raise ConfigError naming the first field, other than ``RESUMABLE_FIELDS``, that differs."""
     for f in dataclasses.fields(TrainConfig):
         if f.name in RESUMABLE_FIELDS:
             continue

@@ -95,7 +95,7 @@ def test_refuses_to_overwrite_a_run(cli, trained):
 
 
 def test_resume_cannot_change_the_loss(cli, trained):
-    assert_clean_error(cli("train", "--resume", trained, "--loss", "hinge", "--steps", "60"), match="cannot change when resuming")
+    assert_clean_error(cli("train", "--resume", trained, "--loss", "hinge", "--steps", "60"), match="cannot resume: loss is 'hinge' but the checkpoint was trained with 'nonsaturating'")
 
 
 @pytest.mark.parametrize("command", [["eval"], ["sample", "--out", "x.npy"], ["train-resume"]])
