@@ -39,6 +39,7 @@ __all__ = [
     "accuracy",
     "feature_network",
     "digit_features",
+    "image_metrics",
 ]
 
 FEATURE_DIM = 64
@@ -212,3 +213,17 @@ def digit_features(images: Tensor, *, network: DigitClassifier | None = None, ba
         return torch.cat([net.features(block) for block in x.split(batch_size)])
     finally:
         net.train(was_training)
+
+
+def image_metrics(real_images: Tensor, fake_images: Tensor, *, network: DigitClassifier | None = None, **kwargs):
+    """FID, KID, precision/recall and density/coverage of two image sets (real first), on :func:`digit_features`.
+
+    Images are N×1×H×W (or N×H×W) grey images in [−1, 1], as :func:`digit_features` takes them.
+    ``kwargs`` go to :func:`gancore.metrics.feature_metrics` (``k_pr``, ``k_dc``, ``kid_subsets``,
+    ``kid_subset_size``, ``seed``). Returns a :class:`gancore.metrics.ImageMetrics` named tuple;
+    ``._asdict()`` makes it a table row. Compare models at equal numbers of fake images.
+    """
+    from .metrics import feature_metrics
+
+    net = network if network is not None else feature_network()
+    return feature_metrics(digit_features(real_images, network=net), digit_features(fake_images, network=net), **kwargs)

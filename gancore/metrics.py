@@ -17,6 +17,8 @@ comparisons fit in a few hundred MB:
 * :func:`precision_recall` — improved precision and recall (Kynkäänniemi et al. 2019): a point is
   in the manifold of a set if it lies within (≤) the k-NN radius of some member of that set.
 * :func:`density_coverage` — density and coverage (Naeem et al. 2020), with a strict <.
+* :func:`feature_metrics` — all of the above at once, as an :class:`ImageMetrics` row
+  (:func:`gancore.features.image_metrics` computes it on images, through the digit features).
 
 k-NN radii exclude the point itself (the (k+1)-th smallest distance, counting the zero distance to
 itself), as in the reference implementations.
@@ -46,6 +48,8 @@ __all__ = [
     "density_coverage",
     "pairwise_distances",
     "knn_radii",
+    "ImageMetrics",
+    "feature_metrics",
 ]
 
 CHUNK = 1024  # rows per block of a distance matrix: 1024 × 10k float64 distances = 80 MB
@@ -298,3 +302,46 @@ def density_coverage(real: Tensor, fake: Tensor, k: int = 5, *, chunk_size: int 
         inside += int(hits.sum())
         covered |= hits.any(dim=0)
     return DensityCoverage(inside / (k * len(fake)), float(covered.double().mean()))
+
+
+class ImageMetrics(NamedTuple):
+    """All image metrics for one pair of sample sets: the result of :func:`feature_metrics`.
+
+    FID and KID: lower is better, ≈ 0 for two samples of one distribution. Precision and density
+    measure fidelity (are the fakes where real data is?), recall and coverage diversity (is every
+    part of the real data reached by some fake?). ``._asdict()`` gives a row for ``pandas.DataFrame``.
+    """
+
+    fid: float
+    kid: float
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+
+
+def feature_metrics(
+    real: Tensor,
+    fake: Tensor,
+    *,
+    k_pr: int = 3,
+    k_dc: int = 5,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    seed: int = 0,
+) -> ImageMetrics:
+    """FID, KID, precision/recall (k = ``k_pr``) and density/coverage (k = ``k_dc``) of two feature
+    matrices (real first), with the defaults of :func:`fid`, :func:`kid`, :func:`precision_recall`
+    and :func:`density_coverage`. Use equal sample sizes when comparing models: FID is biased by N.
+    """
+    real, fake = _pair(real, fake)
+    pr = precision_recall(real, fake, k=k_pr)
+    dc = density_coverage(real, fake, k=k_dc)
+    return ImageMetrics(
+        fid=fid(real, fake),
+        kid=kid(real, fake, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed),
+        precision=pr.precision,
+        recall=pr.recall,
+        density=dc.density,
+        coverage=dc.coverage,
+    )

@@ -12,6 +12,7 @@ import torch
 from gancore import features
 from gancore.metrics import (
     density_coverage,
+    feature_metrics,
     feature_stats,
     fid,
     frechet_distance,
@@ -324,3 +325,52 @@ def test_real_digits_score_better_than_noise(trained):
     f_noise = features.digit_features(noise, network=net)
     assert fid(f_train, f_held) < fid(f_train, f_noise) / 10
     assert kid(f_train, f_held, subsets=10, subset_size=300) < kid(f_train, f_noise, subsets=10, subset_size=300)
+
+
+# ------------------------------------------------------------- all metrics at once (feature_metrics, image_metrics)
+
+
+def test_feature_metrics_equals_the_single_metrics():
+    x = torch.randn(300, 6, generator=gen(10))
+    y = torch.randn(250, 6, generator=gen(11)) * 1.3 + 0.2
+    m = feature_metrics(x, y, kid_subsets=20, kid_subset_size=200, seed=3)
+    assert m.fid == fid(x, y)
+    assert m.kid == kid(x, y, subsets=20, subset_size=200, seed=3)
+    assert (m.precision, m.recall) == tuple(precision_recall(x, y, k=3))
+    assert (m.density, m.coverage) == tuple(density_coverage(x, y, k=5))
+    assert list(m._asdict()) == ["fid", "kid", "precision", "recall", "density", "coverage"]
+
+
+def test_feature_metrics_of_a_set_with_itself_and_of_far_apart_sets():
+    x = torch.randn(200, 4, generator=gen(12))
+    same = feature_metrics(x, x, kid_subsets=5)
+    assert same.fid == pytest.approx(0.0, abs=1e-9)
+    assert same.precision == same.recall == same.coverage == 1.0
+    far = feature_metrics(x, x + 100.0, kid_subsets=5)
+    assert far.fid == pytest.approx(4 * 100.0**2, rel=1e-9)  # ‖μ shift‖² with equal covariances
+    assert far.kid > 1.0
+    assert far.precision == far.recall == far.density == far.coverage == 0.0
+
+
+def test_feature_metrics_separate_fidelity_from_diversity():
+    """Fakes on one of two real clusters: high precision, low recall; fakes spread over both and
+    beyond: high recall, lower precision — the trade-off the book's GAN-vs-VAE comparison shows."""
+    a = torch.randn(200, 2, generator=gen(13)) * 0.1
+    real = torch.cat([a - 3, a + 3])
+    one_mode = torch.randn(400, 2, generator=gen(14)) * 0.1 - 3
+    blurry = torch.randn(400, 2, generator=gen(15)) * 2.5
+    sharp, blur = feature_metrics(real, one_mode, kid_subsets=5), feature_metrics(real, blurry, kid_subsets=5)
+    assert sharp.precision > 0.9 and sharp.recall < 0.55 and sharp.coverage < 0.55
+    assert blur.recall > sharp.recall and blur.precision < sharp.precision and blur.density < sharp.density
+
+
+def test_image_metrics_are_feature_metrics_on_digit_features(trained):
+    _, net = trained
+    x_train, _, x_held, _ = features.digits_split()
+    noise = torch.rand(len(x_held), 1, 8, 8, generator=gen(16)) * 2 - 1
+    m = features.image_metrics(x_held, x_train[: len(x_held)], network=net, kid_subsets=10)
+    f = feature_metrics(features.digit_features(x_held, network=net), features.digit_features(x_train[: len(x_held)], network=net), kid_subsets=10)
+    assert m == f
+    bad = features.image_metrics(x_held, noise, network=net, kid_subsets=10)
+    assert bad.fid > 10 * m.fid and bad.kid > m.kid and bad.precision < m.precision and bad.coverage < m.coverage
+    assert m.precision > 0.8 and m.recall > 0.8
