@@ -3,7 +3,7 @@
 Submodules: :mod:`gancore.data`, :mod:`gancore.models`, :mod:`gancore.losses`,
 :mod:`gancore.penalties`, :mod:`gancore.augment`, :mod:`gancore.train`, :mod:`gancore.presets`,
 :mod:`gancore.metrics`, :mod:`gancore.features`, :mod:`gancore.overfitting`, :mod:`gancore.vae`,
-:mod:`gancore.dirac`, :mod:`gancore.sweep`, :mod:`gancore.analysis`. Plotting lives in
+:mod:`gancore.dirac`, :mod:`gancore.sweep`, :mod:`gancore.stability`, :mod:`gancore.analysis`. Plotting lives in
 :mod:`gancore.plotting`, which is imported only on demand. Importing gancore loads PyTorch but no
 plotting or notebook package.
 """
@@ -20,6 +20,7 @@ from . import (
     overfitting,
     penalties,
     presets,
+    stability,
     sweep,
     train,
     vae,
@@ -37,7 +38,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "analysis", "augment", "data", "dirac", "features", "losses", "metrics", "models", "overfitting",
-    "penalties", "presets", "sweep", "train", "vae",
+    "penalties", "presets", "stability", "sweep", "train", "vae",
     "toy", "digits", "LOSSES", "diffaugment", "gradient_penalty", "r1_penalty", "r2_penalty",
     "mode_stats", "fid", "kid", "precision_recall", "density_coverage",
     "TrainConfig", "fit", "Run", "build_models", "load_run", "config_for",

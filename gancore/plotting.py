@@ -11,6 +11,7 @@ from torch import Tensor
 __all__ = [
     "plot_samples", "plot_snapshots", "plot_history", "image_grid", "show_images",
     "plot_logit_curves", "plot_sample_panels", "plot_optimal_discriminator", "plot_mode_zoom",
+    "plot_vector_field", "plot_success_grids", "snapshot_widget",
 ]
 
 
@@ -191,3 +192,105 @@ def plot_mode_zoom(panels: dict[str, Tensor], data, *, mode: int = 0, half_width
     axes.flat[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+# ----- stability (chapter "Stability") -----------------------------------------------------
+
+
+def plot_vector_field(game="gan", trajectories=None, *, ax=None, lim: float = 2.0, n: int = 17, title: str | None = None):
+    """The Dirac-GAN vector field of ``game`` (:mod:`gancore.dirac`) as arrows over
+    [−lim, lim]², with trajectories from :func:`gancore.dirac.simulate` drawn on top.
+
+    ``trajectories`` is one ``[steps + 1, 2]`` array or a ``{label: array}`` dict; each is drawn
+    as a line from a circle (start) to a square (end). The equilibrium (0, 0) is a black star.
+    Arrows are normalised to equal length (the colour shows the speed), so slow regions stay visible.
+    """
+    import numpy as np
+
+    from . import dirac
+
+    ax = ax or plt.subplots(figsize=(4, 4))[1]
+    grid = np.linspace(-lim, lim, n)
+    theta, psi = np.meshgrid(grid, grid)
+    v_theta, v_psi = dirac.vector_field(theta, psi, game)
+    speed = np.hypot(v_theta, v_psi)
+    scale = np.where(speed > 0, speed, 1.0)
+    ax.quiver(theta, psi, v_theta / scale, v_psi / scale, speed, cmap="Greys", angles="xy", pivot="mid", width=0.004)
+    if trajectories is not None:
+        if not isinstance(trajectories, dict):
+            trajectories = {None: trajectories}
+        for label, path in trajectories.items():
+            path = np.asarray(path, dtype=float)
+            line = ax.plot(path[:, 0], path[:, 1], lw=1.5, label=label)[0]
+            ax.plot(*path[0], "o", color=line.get_color(), ms=5)
+            finite = path[np.isfinite(path).all(axis=1)]
+            if len(finite):
+                ax.plot(*finite[-1], "s", color=line.get_color(), ms=5)
+        if any(label is not None for label in trajectories):
+            ax.legend(fontsize=7, loc="lower left")
+    ax.plot(0, 0, "k*", ms=10)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"generator $\theta$")
+    ax.set_ylabel(r"discriminator $\psi$")
+    ax.set_title(title if title is not None else str(dirac.game(game)))
+    return ax
+
+
+def plot_success_grids(grids: dict, *, size: float = 3.2, fmt: str = "{:.0%}", index_label: str | None = None,
+                       column_label: str | None = None, cmap: str = "RdYlGn"):
+    """One heat map per :class:`gancore.stability.SuccessGrid` in ``{title: grid}``, side by side,
+    each cell annotated with its success rate (and "–" where there were no runs), colour scale 0 to 1."""
+    import numpy as np
+
+    n = len(grids)
+    fig, axes = plt.subplots(1, n, figsize=(size * n + 0.8, size), squeeze=False)
+    image = None
+    for ax, (title, grid) in zip(axes.flat, grids.items()):
+        rates = np.array(grid.rates, dtype=float)
+        image = ax.imshow(rates, vmin=0, vmax=1, cmap=cmap, origin="lower", aspect="auto")
+        for i in range(rates.shape[0]):
+            for j in range(rates.shape[1]):
+                text = "–" if grid.runs[i][j] == 0 else fmt.format(rates[i, j])
+                ax.text(j, i, text, ha="center", va="center", fontsize=9)
+        ax.set_xticks(range(len(grid.column_values)), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.column_values])
+        ax.set_yticks(range(len(grid.index_values)), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.index_values])
+        ax.set_xlabel(column_label or grid.column_name)
+        ax.set_ylabel(index_label or grid.index_name)
+        ax.set_title(title)
+    fig.tight_layout()
+    if image is not None:
+        fig.colorbar(image, ax=list(axes.flat), fraction=0.05, pad=0.03, label="success rate")
+    return fig
+
+
+def snapshot_widget(snapshots: dict, data=None, *, lim: float | None = None, size: float = 4.0, real=None):
+    """An ipywidgets view of ``{step: samples}``: a slider over the training steps and the scatter
+    of that step's samples (with the mixture's means of ``data``). Needs a live kernel; show a
+    static figure (e.g. :func:`plot_snapshots`) next to it for readers of a web page.
+    ipywidgets is imported only when this is called."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    steps = sorted(snapshots)
+    if not steps:
+        raise ValueError("no snapshots to show")
+    out = widgets.Output()
+    slider = widgets.SelectionSlider(options=steps, value=steps[-1], description="step", continuous_update=False,
+                                     layout=widgets.Layout(width="60%"))
+
+    def draw(step):
+        out.clear_output(wait=True)
+        with out:
+            fig, ax = plt.subplots(figsize=(size, size))
+            plot_samples(snapshots[step], data, ax=ax, title=f"step {step}", s=1.5, real=real)
+            if lim is not None:
+                ax.set_xlim(-lim, lim)
+                ax.set_ylim(-lim, lim)
+            display(fig)
+            plt.close(fig)
+
+    slider.observe(lambda change: draw(change["new"]), names="value")
+    draw(slider.value)
+    return widgets.VBox([slider, out])

@@ -62,3 +62,44 @@ def test_plot_logit_curves_overlays_closed_forms():
     lines = ax.get_lines()  # the curve, its dashed closed form, and the zero line
     assert len(lines) == 3 and lines[1].get_linestyle() == "--"
     torch.testing.assert_close(torch.tensor(lines[0].get_ydata()), torch.tensor(lines[1].get_ydata()))
+
+
+def test_plot_vector_field_draws_unit_arrows_and_trajectories():
+    import numpy as np
+
+    from gancore import dirac
+
+    paths = {"a": dirac.simulate("gan", lr=0.2, steps=30), "b": dirac.simulate("r1", gamma=1.0, steps=30)}
+    ax = plotting.plot_vector_field("r1", paths, lim=2.0, n=9)
+    quiver = [c for c in ax.collections if isinstance(c, matplotlib.quiver.Quiver)][0]
+    lengths = np.hypot(quiver.U, quiver.V)
+    assert quiver.N == 81 and np.allclose(lengths[lengths > 0], 1.0) and (lengths == 0).sum() == 1  # 0 at the equilibrium
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "a" in labels and "b" in labels
+    assert ax.get_title() == "r1 (γ=1)" and ax.get_xlim() == (-2.0, 2.0)
+    ax = plotting.plot_vector_field("gan", dirac.simulate("gan", steps=5), title="plain")
+    assert ax.get_title() == "plain" and ax.get_legend() is None
+
+
+def test_plot_success_grids_annotates_each_cell():
+    from gancore import stability
+
+    rows = [{"lr_g": lr, "b": b, "modes": m, "num_modes": 8}
+            for lr, b, m in [(1e-3, 0.0, 8), (1e-3, 0.0, 2), (1e-3, 0.5, 8), (1e-2, 0.0, 1)]]
+    grid = stability.success_grid(rows, "lr_g", "b")
+    fig = plotting.plot_success_grids({"ns": grid, "copy": grid})
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["50%", "100%", "0%", "–"]
+    assert ax.get_title() == "ns" and ax.get_xlabel() == "b" and ax.get_ylabel() == "lr_g"
+    assert len(fig.axes) == 3  # two panels and the colour bar
+
+
+def test_snapshot_widget_has_a_slider_over_the_steps():
+    pytest.importorskip("ipywidgets")
+    view = plotting.snapshot_widget({20: torch.randn(10, 2), 10: torch.randn(10, 2)}, toy("ring"), lim=1.5)
+    slider = view.children[0]
+    assert list(slider.options) == [10, 20] and slider.value == 20
+    slider.value = 10  # redraws without error
+    with pytest.raises(ValueError):
+        plotting.snapshot_widget({})
