@@ -4,9 +4,12 @@
   ``[dataclasses.replace(base, **point) for point in grid(lr_d=[1e-4, 4e-4], n_critic=[1, 5])]``
   turns it into :class:`~gancore.train.TrainConfig` objects.
 * :func:`sweep` validates every configuration first, then trains each configuration with each
-  seed behind one progress bar, evaluates it and returns one row (a dict) per run.
-* :func:`summarise` groups the rows by configuration: mean and min of the modes captured, mean
-  high-quality fraction, reverse KL, sliced Wasserstein distance and seconds, and the success rate.
+  seed behind one progress bar, evaluates it and returns one row (a dict) per run; ``jobs=N``
+  trains N runs at once in worker processes (one torch thread each by default) and gives the
+  same rows, since every run is seeded.
+* :func:`summarise` groups the rows by configuration: mean and min of the modes captured and of
+  the high-quality fraction, mean and max of the reverse KL, mean sliced Wasserstein distance,
+  wall and CPU seconds, and the success rate.
 
 Rows are plain dicts, so ``pandas.DataFrame(rows)`` makes a table, and :func:`to_csv` /
 :func:`read_csv` store and reload them without pandas.
@@ -19,7 +22,9 @@ import dataclasses
 import io
 import itertools
 import math
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -35,7 +40,7 @@ from .train import TrainConfig
 __all__ = ["grid", "sweep", "summarise", "all_modes", "to_csv", "read_csv", "METRICS"]
 
 #: Per-run result columns of :func:`sweep` (besides the configuration columns and ``seed``).
-METRICS = ("modes", "num_modes", "high_quality", "reverse_kl", "sliced_wasserstein", "diverged", "seconds")
+METRICS = ("modes", "num_modes", "high_quality", "reverse_kl", "sliced_wasserstein", "diverged", "seconds", "cpu_seconds")
 
 
 def grid(**axes: Iterable) -> list[dict]:
@@ -73,6 +78,8 @@ def sweep(
     progress: bool = True,
     csv_path: str | Path | None = None,
     on_diverged: str = "record",
+    jobs: int = 1,
+    threads: int | None = None,
 ) -> list[dict]:
     """Train every configuration with every seed; one row per run, in order (config-major).
 
@@ -99,7 +106,16 @@ def sweep(
     * ``diverged``: whether training stopped with :class:`~gancore.errors.TrainingDiverged`
       (with ``on_diverged="record"``, the default, such a run counts as 0 modes, 0 high quality
       and NaN distances; ``on_diverged="raise"`` re-raises);
-    * ``seconds``: wall-clock seconds of building and training (not evaluating).
+    * ``seconds``: wall-clock seconds of building and training (not evaluating);
+    * ``cpu_seconds``: CPU time of the process running the run (:func:`time.process_time`, all
+      its threads) over the same span. Unlike wall time it hardly changes when other programs
+      compete for the cores, so it is the number to compare between runs on a busy machine.
+
+    ``jobs`` > 1 runs that many trainings at once in worker processes, each limited to
+    ``threads`` torch threads (default 1, so N jobs use N cores); rows come back in the same
+    order and with the same results as ``jobs=1`` (``seconds`` and ``cpu_seconds`` aside).
+    With ``jobs=1`` the runs happen in this process and ``threads``, if given, sets
+    :func:`torch.set_num_threads` for the sweep (restored afterwards).
 
     With ``csv_path`` the rows are also written there (atomically) as CSV, after the last run.
     """
@@ -117,6 +133,9 @@ def sweep(
         raise ConfigError("sweep needs at least one seed")
     if not isinstance(n_eval, int) or isinstance(n_eval, bool) or n_eval <= 0:
         raise ConfigError(f"n_eval must be a positive integer, got {n_eval!r}")
+    for name, value in (("jobs", jobs), ("threads", 1 if threads is None else threads)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     for key, config in zip(keys, configs):
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"configuration {key!r} is a {type(config).__name__}, not a TrainConfig")
@@ -133,26 +152,58 @@ def sweep(
 
     from tqdm.auto import tqdm
 
-    rows = []
-    total = len(configs) * len(seeds)
-    with tqdm(total=total, disable=not progress, desc="sweep", unit="run", dynamic_ncols=True) as bar:
-        for key, config in zip(keys, configs):
-            dataset = data if data is not None else datasets[config.data]
-            for seed in seeds:
-                cfg = dataclasses.replace(config, seed=seed)
-                row = {"config": key, **{name: getattr(cfg, name) for name in varying}, "seed": seed}
-                row.update(_run_one(cfg, dataset, n_eval, eval_seed, on_diverged))
-                rows.append(row)
-                bar.set_postfix_str(_postfix(row), refresh=False)
-                bar.update(1)
+    rows, tasks = [], []
+    for key, config in zip(keys, configs):
+        dataset = data if data is not None else datasets[config.data]
+        for seed in seeds:
+            cfg = dataclasses.replace(config, seed=seed)
+            rows.append({"config": key, **{name: getattr(cfg, name) for name in varying}, "seed": seed})
+            tasks.append((cfg, dataset, n_eval, eval_seed, on_diverged))
+    with tqdm(total=len(tasks), disable=not progress, desc="sweep", unit="run", dynamic_ncols=True) as bar:
+        def done(i: int, result: dict) -> None:
+            rows[i].update(result)
+            bar.set_postfix_str(_postfix(rows[i]), refresh=False)
+            bar.update(1)
+
+        if jobs == 1:
+            previous = torch.get_num_threads()
+            if threads is not None:
+                torch.set_num_threads(threads)
+            try:
+                for i, task in enumerate(tasks):
+                    done(i, _run_one(*task))
+            finally:
+                torch.set_num_threads(previous)
+        else:
+            with ProcessPoolExecutor(min(jobs, len(tasks)), initializer=_init_worker, initargs=(threads or 1,)) as pool:
+                futures = [pool.submit(_run_one_in_worker, *task) for task in tasks]
+                for i, future in enumerate(futures):
+                    result = future.result()
+                    if "raised" in result:  # on_diverged="raise": re-raise here, not in the worker
+                        raise TrainingDiverged(*result["raised"])
+                    done(i, result)
     if csv_path is not None:
         atomic_write_bytes(Path(csv_path), to_csv(rows).encode())
     return rows
 
 
+def _init_worker(threads: int) -> None:
+    """Worker process set-up: ``threads`` torch (and OpenMP) threads."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+
+
+def _run_one_in_worker(*task) -> dict:
+    """:func:`_run_one`, with a TrainingDiverged turned into a plain result (it does not pickle)."""
+    try:
+        return _run_one(*task)
+    except TrainingDiverged as err:
+        return {"raised": (err.term, err.step, err.value)}
+
+
 def _run_one(cfg, dataset, n_eval: int, eval_seed: int, on_diverged: str) -> dict:
     mixture = hasattr(dataset, "centers")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     G, D = _train.build_models(cfg, _train.data_shape(dataset))
     try:
         run = _train.fit(G, D, dataset, cfg, progress=False)
@@ -161,12 +212,12 @@ def _run_one(cfg, dataset, n_eval: int, eval_seed: int, on_diverged: str) -> dic
         if on_diverged == "raise":
             raise
         diverged = True
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     result = {"modes": None, "num_modes": None, "high_quality": None, "reverse_kl": None}
     if diverged:
         if mixture:
             result = {"modes": 0, "num_modes": len(dataset.centers), "high_quality": 0.0, "reverse_kl": math.nan}
-        return result | {"sliced_wasserstein": math.nan, "diverged": True, "seconds": seconds}
+        return result | {"sliced_wasserstein": math.nan, "diverged": True, "seconds": seconds, "cpu_seconds": cpu_seconds}
     n = n_eval if not isinstance(dataset, torch.Tensor) else min(n_eval, len(dataset))
     fake = run.sample(n, seed=eval_seed)
     if mixture:
@@ -174,7 +225,7 @@ def _run_one(cfg, dataset, n_eval: int, eval_seed: int, on_diverged: str) -> dic
         result = {"modes": stats.modes, "num_modes": stats.num_modes,
                   "high_quality": stats.high_quality, "reverse_kl": stats.reverse_kl}
     swd = metrics.sliced_wasserstein(_real_samples(dataset, n, eval_seed), fake)
-    return result | {"sliced_wasserstein": swd, "diverged": False, "seconds": seconds}
+    return result | {"sliced_wasserstein": swd, "diverged": False, "seconds": seconds, "cpu_seconds": cpu_seconds}
 
 
 def _postfix(row: dict) -> str:
@@ -210,6 +261,11 @@ def _min(values) -> float:
     return min(vals) if vals else math.nan
 
 
+def _max(values) -> float:
+    vals = [v for v in map(_number, values) if v is not None]
+    return max(vals) if vals else math.nan
+
+
 def summarise(
     rows: Sequence[Mapping],
     by: Sequence[str] | None = None,
@@ -224,7 +280,8 @@ def summarise(
 
     * ``runs``: number of rows in the group; ``diverged``: how many of them diverged;
     * ``modes_mean``, ``modes_min``: mean and minimum of ``modes``;
-    * ``high_quality_mean``, ``reverse_kl_mean``, ``sliced_wasserstein_mean``, ``seconds_mean``;
+    * ``high_quality_mean``, ``high_quality_min``, ``reverse_kl_mean``, ``reverse_kl_max``;
+    * ``sliced_wasserstein_mean``, ``seconds_mean``, ``cpu_seconds_mean`` (NaN for rows without it);
     * ``success_rate``: the fraction of runs for which ``success(row)`` is true (default
       :func:`all_modes`: every mode captured).
 
@@ -253,9 +310,12 @@ def summarise(
             "modes_mean": _mean(r.get("modes") for r in members),
             "modes_min": _min(r.get("modes") for r in members),
             "high_quality_mean": _mean(r.get("high_quality") for r in members),
+            "high_quality_min": _min(r.get("high_quality") for r in members),
             "reverse_kl_mean": _mean(r.get("reverse_kl") for r in members),
+            "reverse_kl_max": _max(r.get("reverse_kl") for r in members),
             "sliced_wasserstein_mean": _mean(r.get("sliced_wasserstein") for r in members),
             "seconds_mean": _mean(r.get("seconds") for r in members),
+            "cpu_seconds_mean": _mean(r.get("cpu_seconds") for r in members),
             "success_rate": sum(bool(success(r)) for r in members) / len(members),
         })
     return out

@@ -35,12 +35,13 @@ def test_tiny_sweep_rows_and_csv(tmp_path):
     rows = sw.sweep(configs, [0, 1], n_eval=500, progress=False, csv_path=path)
     assert len(rows) == 4
     expected = ["config", "lr_d", "seed", "modes", "num_modes", "high_quality", "reverse_kl",
-                "sliced_wasserstein", "diverged", "seconds"]
+                "sliced_wasserstein", "diverged", "seconds", "cpu_seconds"]
     for row in rows:
         assert list(row) == expected
         assert 0 <= row["modes"] <= row["num_modes"] == 8
         assert 0 <= row["high_quality"] <= 1 and row["reverse_kl"] >= 0
         assert row["sliced_wasserstein"] > 0 and row["seconds"] > 0 and row["diverged"] is False
+        assert row["cpu_seconds"] > 0
     assert [(r["config"], r["lr_d"], r["seed"]) for r in rows] == [(0, 1e-4, 0), (0, 1e-4, 1), (1, 4e-4, 0), (1, 4e-4, 1)]
     # runs are reproducible: the same config and seed gives the same result
     again = sw.sweep(configs[:1], [1], n_eval=500, progress=False)
@@ -95,7 +96,8 @@ def test_diverged_runs_are_recorded(monkeypatch):
 
 def row(config, seed, modes, hq, rkl, seconds, lr=None, diverged=False):
     r = {"config": config, "seed": seed, "modes": modes, "num_modes": 8, "high_quality": hq,
-         "reverse_kl": rkl, "sliced_wasserstein": 0.1 * modes, "diverged": diverged, "seconds": seconds}
+         "reverse_kl": rkl, "sliced_wasserstein": 0.1 * modes, "diverged": diverged, "seconds": seconds,
+         "cpu_seconds": 2 * seconds}
     if lr is not None:
         r["lr_d"] = lr
     return r
@@ -112,12 +114,13 @@ def test_summarise_hand_computed():
     a, b = sw.summarise(rows)
     assert a == pytest.approx({
         "config": "a", "runs": 3, "diverged": 0, "modes_mean": 22 / 3, "modes_min": 6,
-        "high_quality_mean": 0.8, "reverse_kl_mean": 0.3, "sliced_wasserstein_mean": 2.2 / 3,
-        "seconds_mean": 12.0, "success_rate": 2 / 3,
+        "high_quality_mean": 0.8, "high_quality_min": 0.7, "reverse_kl_mean": 0.3, "reverse_kl_max": 0.5,
+        "sliced_wasserstein_mean": 2.2 / 3, "seconds_mean": 12.0, "cpu_seconds_mean": 24.0, "success_rate": 2 / 3,
     })
     assert b["runs"] == 2 and b["diverged"] == 1
     assert b["modes_mean"] == 1 and b["modes_min"] == 0 and b["high_quality_mean"] == pytest.approx(0.05)
-    assert b["reverse_kl_mean"] == 1.5  # the diverged run's NaN is skipped
+    assert b["reverse_kl_mean"] == 1.5 and b["reverse_kl_max"] == 1.5  # the diverged run's NaN is skipped
+    assert b["high_quality_min"] == 0.0
     assert b["success_rate"] == 0
     # a custom success predicate and explicit grouping columns
     (everything,) = sw.summarise(rows, by=[], success=lambda r: r["modes"] >= 6)
@@ -150,3 +153,33 @@ def test_images_get_sliced_wasserstein_only():
     (r,) = sw.sweep([cfg], [0], data=images, n_eval=1000, progress=False)
     assert r["modes"] is None and r["high_quality"] is None and r["sliced_wasserstein"] > 0
     assert sw.summarise([r])[0]["success_rate"] == 0
+
+
+def test_parallel_jobs_give_the_same_rows_in_the_same_order():
+    configs = {"a": TINY, "b": replace(TINY, lr_d=4e-4)}
+    serial = sw.sweep(configs, [0, 1], n_eval=300, progress=False)
+    parallel = sw.sweep(configs, [0, 1], n_eval=300, progress=False, jobs=2)
+    assert [(r["config"], r["seed"]) for r in parallel] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    timing = {"seconds", "cpu_seconds"}
+    for a, b in zip(serial, parallel):
+        assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}
+        assert b["cpu_seconds"] > 0
+    before = torch.get_num_threads()
+    sw.sweep([TINY], [0], n_eval=100, progress=False, threads=1)
+    assert torch.get_num_threads() == before  # restored
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="jobs"):
+            sw.sweep([TINY], [0], progress=False, jobs=bad)
+    with pytest.raises(ConfigError, match="threads"):
+        sw.sweep([TINY], [0], progress=False, threads=0)
+
+
+def test_parallel_divergence_is_recorded_or_raised_in_the_caller(monkeypatch):
+    def diverge(G, D, data, config, **kwargs):  # forked workers inherit the patch
+        raise TrainingDiverged("g_loss", 7, float("inf"))
+
+    monkeypatch.setattr(gancore.train, "fit", diverge)
+    rows = sw.sweep([TINY], [0, 1], progress=False, jobs=2)
+    assert [r["diverged"] for r in rows] == [True, True] and rows[0]["modes"] == 0
+    with pytest.raises(TrainingDiverged, match="step 7: g_loss"):
+        sw.sweep([TINY], [0, 1], progress=False, jobs=2, on_diverged="raise")
