@@ -24,7 +24,10 @@ from torch import Tensor, nn
 
 from .metrics import CHUNK, pairwise_distances
 
-__all__ = ["Memorization", "nearest_distances", "memorization", "logits", "rt_sign", "DiscriminatorGap", "discriminator_gap"]
+__all__ = [
+    "Memorization", "nearest_distances", "memorization", "logits", "rt_sign", "DiscriminatorGap", "discriminator_gap",
+    "subset", "OverfitTracker", "LimitedDataResult", "train_limited", "mean_std",
+]
 
 
 def nearest_distances(queries: Tensor, reference: Tensor, *, chunk_size: int = CHUNK) -> Tensor:
@@ -140,3 +143,157 @@ def discriminator_gap(D: nn.Module, train_reals: Tensor, heldout_reals: Tensor, 
     acc_train = float((logits(D, train_reals, batch_size=batch_size) > 0).double().mean())
     acc_held = float((logits(D, heldout_reals, batch_size=batch_size) > 0).double().mean())
     return DiscriminatorGap(acc_train, acc_held, acc_train - acc_held)
+
+
+# ----- limited-data experiments ----------------------------------------------------------------
+# (used by the Overfitting chapter and benchmarks/limited_data.py)
+
+
+def subset(images: Tensor, n: int | None, *, seed: int = 0) -> Tensor:
+    """A seeded random subset of ``n`` rows of ``images`` (all of them, in their order, when ``n`` is None or ≥ N)."""
+    images = torch.as_tensor(images)
+    if n is None or n >= len(images):
+        return images
+    if n < 1:
+        raise ValueError(f"subset size must be ≥ 1, got {n}")
+    return images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
+def _augmented(x: Tensor, policy: str, seed: int) -> Tensor:
+    from .augment import diffaugment, parse_policy
+
+    if not parse_policy(policy):
+        return x
+    return diffaugment(x.float(), policy, generator=torch.Generator().manual_seed(seed))
+
+
+class OverfitTracker:
+    """An ``on_log`` callback for :func:`gancore.train.fit` that records D's overfitting over training.
+
+    At every call it evaluates D (in eval mode, without gradients) on ``train`` reals, ``heldout``
+    reals and ``n_fake`` fresh samples of the raw generator G, and appends to ``self.history``:
+
+    * ``step``; ``rt`` — ADA's r_t = E[sign D(x)] on the training reals;
+    * ``train_accuracy``, ``heldout_accuracy``, ``gap`` — fractions with logit > 0 and their difference;
+    * ``fake_accuracy`` — fraction of fakes with logit < 0 (D correct on fakes);
+    * ``logit_train``, ``logit_heldout``, ``logit_fake`` — mean logits;
+    * ``fid`` — when ``real_features`` is given: FID of ``n_fid`` samples of ``run.sample`` (the EMA
+      generator when there is one) against ``real_features``, via ``features_fn`` (default
+      :func:`gancore.features.digit_features`).
+
+    With ``augment`` (a DiffAugment policy) D is evaluated on augmented reals and fakes, drawn with
+    a fixed seed — the inputs D actually trains on, which is where ADA measures r_t. The images in
+    ``train`` and ``heldout`` are moved to D's device at each call and never modified.
+    """
+
+    COLUMNS = ("step", "rt", "train_accuracy", "heldout_accuracy", "gap", "fake_accuracy",
+               "logit_train", "logit_heldout", "logit_fake", "fid")
+
+    def __init__(self, train: Tensor, heldout: Tensor, *, augment: str = "none", n_fake: int = 500,
+                 real_features: Tensor | None = None, n_fid: int = 1000, features_fn=None, seed: int = 0):
+        if len(train) == 0 or len(heldout) == 0:
+            raise ValueError("OverfitTracker needs non-empty training and held-out sets")
+        self.train, self.heldout = torch.as_tensor(train).detach(), torch.as_tensor(heldout).detach()
+        self.augment, self.n_fake, self.n_fid, self.seed = augment, n_fake, n_fid, seed
+        self.real_features = real_features
+        self.features_fn = features_fn
+        self.history: dict[str, list] = {c: [] for c in self.COLUMNS}
+
+    def __call__(self, run) -> None:
+        D = run.D
+        lt = logits(D, _augmented(self.train, self.augment, self.seed))
+        lh = logits(D, _augmented(self.heldout, self.augment, self.seed + 1))
+        lf = logits(D, _augmented(run.sample(self.n_fake, seed=self.seed + 2, ema=False), self.augment, self.seed + 3))
+        acc_t, acc_h = float((lt > 0).double().mean()), float((lh > 0).double().mean())
+        fid_value = float("nan")
+        if self.real_features is not None:
+            from .metrics import fid
+
+            fn = self.features_fn
+            if fn is None:
+                from .features import digit_features as fn
+            fid_value = fid(self.real_features, fn(run.sample(self.n_fid, seed=self.seed + 4)))
+        row = {"step": run.step, "rt": float(lt.sign().double().mean()), "train_accuracy": acc_t,
+               "heldout_accuracy": acc_h, "gap": acc_t - acc_h, "fake_accuracy": float((lf < 0).double().mean()),
+               "logit_train": float(lt.double().mean()), "logit_heldout": float(lh.double().mean()),
+               "logit_fake": float(lf.double().mean()), "fid": fid_value}
+        for c in self.COLUMNS:
+            self.history[c].append(row[c])
+
+
+@dataclass
+class LimitedDataResult:
+    """Result of :func:`train_limited`: the trained ``run``, its ``tracker`` (None without tracking),
+    the final ``row`` of measurements, and the ``memorization`` of the final samples."""
+
+    run: object
+    tracker: OverfitTracker | None
+    row: dict
+    memorization: Memorization
+
+
+def train_limited(train: Tensor, heldout: Tensor, config, *, n_fake: int = 1000, track: bool = True,
+                  real_features: Tensor | None = None, eval_real: Tensor | None = None,
+                  features_fn=None, kid_subsets: int = 50, progress: bool = False) -> LimitedDataResult:
+    """Train the GAN of ``config`` on ``train`` images and measure how much it overfits.
+
+    ``heldout`` images (same distribution, never trained on) serve three purposes: D's accuracy on
+    them versus on ``train`` (the gap), the memorisation test (nearest neighbours, sets of equal
+    size), and — unless ``eval_real`` is given — the real set of FID, KID and precision/recall.
+    ``n_fake`` samples of the EMA generator (seed 0) are scored. With ``track=True`` an
+    :class:`OverfitTracker` runs every ``config.log_every`` steps (with FID when ``real_features``
+    is given). The returned row holds: ``n_train``, ``augment``, ``seed``, ``steps``, ``fid``,
+    ``kid``, ``precision``, ``recall``, ``density``, ``coverage``, ``rt``, ``train_accuracy``,
+    ``heldout_accuracy``, ``gap`` (D measured on its training inputs, augmented if the config
+    augments), ``closer_to_train``, ``median_ratio``, ``copies``, ``cpu_seconds`` and ``seconds``.
+    """
+    import time
+
+    from .metrics import feature_metrics
+    from .train import build_models, fit
+
+    fn = features_fn
+    if fn is None:
+        from .features import digit_features as fn
+    train = torch.as_tensor(train).detach()
+    heldout = torch.as_tensor(heldout).detach()
+    tracker = OverfitTracker(train, heldout, augment=config.augment, real_features=real_features,
+                             features_fn=fn, seed=config.seed) if track else None
+    G, D = build_models(config, tuple(train.shape[1:]))
+    wall, cpu = time.perf_counter(), time.process_time()
+    run = fit(G, D, train, config, progress=progress, on_log=tracker)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    fake = run.sample(n_fake, seed=0)
+    real = heldout if eval_real is None else torch.as_tensor(eval_real)
+    quality = feature_metrics(fn(real), fn(fake), kid_subsets=kid_subsets, seed=config.seed)
+    final = OverfitTracker(train, heldout, augment=config.augment, seed=config.seed)
+    final(run)
+    mem = memorization(fake, train, heldout, match_sizes=True, seed=config.seed)
+    row = {"n_train": len(train), "augment": config.augment, "seed": config.seed, "steps": run.step,
+           **quality._asdict(),
+           **{k: final.history[k][-1] for k in ("rt", "train_accuracy", "heldout_accuracy", "gap")},
+           "closer_to_train": mem.closer_to_train, "median_ratio": mem.median_ratio, "copies": mem.copies,
+           "cpu_seconds": cpu, "seconds": wall}
+    return LimitedDataResult(run, tracker, row, mem)
+
+
+def mean_std(rows, by, columns) -> list[dict]:
+    """Group ``rows`` (dicts) by the ``by`` columns, in order of first appearance, and give each
+    group ``runs`` and ``<column>_mean`` / ``<column>_std`` (sample std, ddof 1; 0 for one run)
+    for every name in ``columns``. Non-finite values are skipped (NaN when none is left)."""
+    import math
+
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[c] for c in by), []).append(row)
+    out = []
+    for key, members in groups.items():
+        summary = dict(zip(by, key), runs=len(members))
+        for c in columns:
+            values = [float(r[c]) for r in members if r.get(c) is not None and math.isfinite(float(r[c]))]
+            n = len(values)
+            mean = sum(values) / n if n else float("nan")
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else (0.0 if n else float("nan"))
+            summary[f"{c}_mean"], summary[f"{c}_std"] = mean, std
+        out.append(summary)
+    return out

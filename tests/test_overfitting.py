@@ -114,3 +114,108 @@ def test_discriminator_gap_with_a_real_model():
     g = discriminator_gap(D, x, x)
     assert g.gap == 0.0 and 0.0 <= g.train_accuracy <= 1.0
     assert D.training
+
+
+# ----- limited-data helpers -----------------------------------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from gancore.overfitting import OverfitTracker, mean_std, subset, train_limited  # noqa: E402
+
+
+def test_subset_is_seeded_and_keeps_everything_when_n_is_large():
+    x = torch.arange(10.0)[:, None]
+    a, b = subset(x, 4, seed=3), subset(x, 4, seed=3)
+    assert torch.equal(a, b) and len(a) == 4 and len(set(a[:, 0].tolist())) == 4
+    assert not torch.equal(subset(x, 4, seed=4), a)
+    assert torch.equal(subset(x, None), x) and torch.equal(subset(x, 10), x) and torch.equal(subset(x, 99), x)
+    with pytest.raises(ValueError):
+        subset(x, 0)
+
+
+class MeanD(nn.Module):
+    """D(x) = mean pixel value: a real image of +1s gets logit 1, one of −1s logit −1."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return x.flatten(1).mean(1)
+
+
+def stub_run(fake_value=-1.0, step=7):
+    def sample(n, *, seed=0, ema=True):
+        return torch.full((n, 1, 8, 8), fake_value)
+
+    return SimpleNamespace(D=MeanD(), step=step, sample=sample)
+
+
+def test_tracker_records_rt_accuracies_and_gap_by_hand():
+    train = torch.ones(6, 1, 8, 8)
+    train[:2] = -1.0  # D right about 4 of 6 training images
+    heldout = -torch.ones(5, 1, 8, 8)
+    heldout[0] = 1.0  # and about 1 of 5 held-out images
+    tracker = OverfitTracker(train, heldout, n_fake=3)
+    tracker(stub_run())
+    h = tracker.history
+    assert h["step"] == [7]
+    assert h["rt"][0] == pytest.approx((4 - 2) / 6)
+    assert (h["train_accuracy"][0], h["heldout_accuracy"][0]) == (pytest.approx(4 / 6), pytest.approx(1 / 5))
+    assert h["gap"][0] == pytest.approx(4 / 6 - 1 / 5)
+    assert h["fake_accuracy"] == [1.0] and h["logit_fake"] == [-1.0]
+    assert h["logit_train"][0] == pytest.approx(2 / 6) and h["logit_heldout"][0] == pytest.approx(-3 / 5)
+    assert torch.isnan(torch.tensor(h["fid"][0]))  # no real features: no FID
+    tracker(stub_run(fake_value=1.0, step=8))
+    assert h["step"] == [7, 8] and h["fake_accuracy"] == [1.0, 0.0]
+
+
+def test_tracker_fid_uses_the_given_features():
+    real = torch.randn(300, 4, generator=gen(0))
+    tracker = OverfitTracker(torch.ones(2, 1, 8, 8), torch.ones(2, 1, 8, 8), real_features=real, n_fid=300,
+                             features_fn=lambda images: real)  # "generated" features identical to the real ones
+    tracker(stub_run())
+    assert tracker.history["fid"][0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_tracker_with_augmentation_is_deterministic_and_leaves_the_images_alone():
+    train = torch.rand(20, 1, 8, 8, generator=gen(0)) * 2 - 1
+    copy = train.clone()
+    a = OverfitTracker(train, train, augment="translation,cutout")
+    b = OverfitTracker(train, train, augment="translation,cutout")
+    a(stub_run()), b(stub_run())
+    assert {k: v for k, v in a.history.items() if k != "fid"} == {k: v for k, v in b.history.items() if k != "fid"}
+    assert torch.equal(train, copy)
+    plain = OverfitTracker(train, train)
+    plain(stub_run())
+    assert plain.history["logit_train"] != a.history["logit_train"]  # D saw augmented images
+    assert plain.history["gap"] == [0.0]  # identical sets, no augmentation: no gap
+
+
+def test_train_limited_returns_a_complete_row():
+    from gancore.train import TrainConfig
+
+    images = torch.rand(60, 1, 8, 8, generator=gen(0)) * 2 - 1
+    train, heldout = images[:20], images[20:]
+    flat = lambda x: torch.as_tensor(x).flatten(1).float()
+    config = TrainConfig(data="digits", steps=6, log_every=3, batch_size=8, hidden=4, z_dim=4, device="cpu", augment="translation")
+    result = train_limited(train, heldout, config, n_fake=40, real_features=flat(heldout), features_fn=flat, kid_subsets=2)
+    row = result.row
+    assert (row["n_train"], row["augment"], row["seed"], row["steps"]) == (20, "translation", 0, 6)
+    assert result.tracker.history["step"] == [3, 6] and all(v == v for v in result.tracker.history["fid"])
+    for key in ("precision", "recall", "train_accuracy", "heldout_accuracy", "closer_to_train"):
+        assert 0.0 <= row[key] <= 1.0
+    assert -1.0 <= row["rt"] <= 1.0 and row["gap"] == pytest.approx(row["train_accuracy"] - row["heldout_accuracy"])
+    assert result.memorization.n_train == result.memorization.n_heldout == 20  # sizes matched
+    assert row["fid"] > 0 and row["cpu_seconds"] > 0 and row["seconds"] > 0
+    untracked = train_limited(train, heldout, config, n_fake=40, features_fn=flat, kid_subsets=2, track=False)
+    assert untracked.tracker is None and untracked.row["fid"] == pytest.approx(row["fid"])  # same seed, same run
+
+
+def test_mean_std_by_hand():
+    rows = [{"n": 1, "a": "x", "v": 1.0, "seed": 0}, {"n": 1, "a": "x", "v": 3.0, "seed": 1},
+            {"n": 2, "a": "x", "v": 5.0, "seed": 0}, {"n": 1, "a": "x", "v": float("nan"), "seed": 2}]
+    out = mean_std(rows, ["n", "a"], ["v"])
+    assert [(r["n"], r["runs"]) for r in out] == [(1, 3), (2, 1)]
+    assert out[0]["v_mean"] == 2.0 and out[0]["v_std"] == pytest.approx(2 ** 0.5)
+    assert (out[1]["v_mean"], out[1]["v_std"]) == (5.0, 0.0)
