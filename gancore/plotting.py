@@ -12,6 +12,7 @@ __all__ = [
     "plot_samples", "plot_snapshots", "plot_history", "image_grid", "show_images",
     "plot_logit_curves", "plot_sample_panels", "plot_optimal_discriminator", "plot_mode_zoom",
     "plot_vector_field", "plot_success_grids", "snapshot_widget",
+    "plot_overfitting_curves", "plot_nearest_neighbours",
 ]
 
 
@@ -294,3 +295,53 @@ def snapshot_widget(snapshots: dict, data=None, *, lim: float | None = None, siz
     slider.observe(lambda change: draw(change["new"]), names="value")
     draw(slider.value)
     return widgets.VBox([slider, out])
+
+
+# ----- overfitting over training, nearest neighbours (chapter "Overfitting") ----------------
+
+
+def plot_overfitting_curves(histories: dict[str, dict], *, size: float = 3.6, target: float | None = 0.6):
+    """D's overfitting over training for several runs: one colour per entry of ``histories``
+    (``gancore.overfitting.OverfitTracker.history`` dicts). Panels: r_t (with ADA's ``target``
+    as a dotted line), D's accuracy on training reals (solid) and held-out reals (dashed), and
+    FID when the histories have finite ``fid`` values."""
+    with_fid = any(any(v == v for v in h.get("fid", [])) for h in histories.values())
+    ncols = 3 if with_fid else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(size * ncols, size * 0.85), squeeze=False)
+    axes = axes[0]
+    for i, (name, h) in enumerate(histories.items()):
+        color = f"C{i}"
+        axes[0].plot(h["step"], h["rt"], color=color, marker="o", ms=3, label=name)
+        axes[1].plot(h["step"], h["train_accuracy"], color=color, marker="o", ms=3, label=f"{name}: train")
+        axes[1].plot(h["step"], h["heldout_accuracy"], color=color, ls="--", marker="s", ms=3, label=f"{name}: held-out")
+        if with_fid:
+            axes[2].plot(h["step"], h["fid"], color=color, marker="o", ms=3, label=name)
+    if target is not None:
+        axes[0].axhline(target, color="gray", ls=":", label=f"ADA target {target:g}")
+    axes[0].set(xlabel="training step", ylabel=r"$r_t = \mathbb{E}[\mathrm{sign}\, D(x)]$", title="r_t on training reals")
+    axes[1].set(xlabel="training step", ylabel="fraction with D(x) > 0", title="D accuracy on reals")
+    if with_fid:
+        axes[2].set(xlabel="training step", ylabel="FID (digit features)", title="FID against held-out digits", yscale="log")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_nearest_neighbours(fake: Tensor, train: Tensor, *, ax=None, title: str | None = None):
+    """Each generated image (top row) above its nearest training image in pixel space (bottom
+    row), with the Euclidean distance between the two under each column."""
+    fake, train = fake.detach().float().cpu(), train.detach().float().cpu()
+    dist = torch.cdist(fake.flatten(1).double(), train.flatten(1).double())
+    d, idx = dist.min(dim=1)
+    n = len(fake)
+    ax = ax or plt.subplots(figsize=(0.9 * n, 2.2))[1]
+    grid = image_grid(torch.cat([fake, train[idx]]), nrow=n)
+    ax.imshow(grid.numpy(), cmap="gray" if grid.dim() == 2 else None, vmin=0, vmax=1)
+    h, w = fake.shape[-2:]
+    ax.set_xticks([k * (w + 1) + (w - 1) / 2 for k in range(n)], [f"{v:.1f}" for v in d.tolist()], fontsize=7)
+    ax.set_yticks([(h - 1) / 2, h + 1 + (h - 1) / 2], ["generated", "nearest\ntraining"], fontsize=8)
+    ax.set_xlabel("pixel distance to the nearest training image")
+    if title:
+        ax.set_title(title)
+    return ax

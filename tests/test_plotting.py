@@ -103,3 +103,23 @@ def test_snapshot_widget_has_a_slider_over_the_steps():
     slider.value = 10  # redraws without error
     with pytest.raises(ValueError):
         plotting.snapshot_widget({})
+
+
+def test_plot_overfitting_curves_draws_train_and_heldout_per_run():
+    h = {"step": [1, 2], "rt": [0.1, 0.5], "train_accuracy": [0.5, 0.9], "heldout_accuracy": [0.5, 0.4], "fid": [9.0, 5.0]}
+    fig = plotting.plot_overfitting_curves({"100 images": h, "all": dict(h, fid=[float("nan")] * 2)})
+    assert len(fig.axes) == 3
+    assert len(fig.axes[0].get_lines()) == 3  # two runs and the ADA target
+    assert len(fig.axes[1].get_lines()) == 4 and fig.axes[1].get_lines()[1].get_linestyle() == "--"
+    fig = plotting.plot_overfitting_curves({"a": dict(h, fid=[float("nan")] * 2)}, target=None)
+    assert len(fig.axes) == 2 and len(fig.axes[0].get_lines()) == 1
+
+
+def test_plot_nearest_neighbours_pairs_each_sample_with_its_neighbour():
+    train = torch.rand(10, 1, 8, 8) * 2 - 1
+    fake = torch.cat([train[3:4], train[7:8] + 0.1])
+    ax = plotting.plot_nearest_neighbours(fake, train, title="nn")
+    image = ax.get_images()[0].get_array()
+    assert image.shape == (17, 17) and ax.get_title() == "nn"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.0", "0.8"]  # 0.1 × √64
+    assert torch.allclose(torch.tensor(image[9:, :8].data), (train[3, 0] + 1) / 2)  # the copy's neighbour is itself
