@@ -13,6 +13,7 @@ __all__ = [
     "plot_logit_curves", "plot_sample_panels", "plot_optimal_discriminator", "plot_mode_zoom",
     "plot_vector_field", "plot_success_grids", "snapshot_widget",
     "plot_overfitting_curves", "plot_nearest_neighbours",
+    "plot_critic_surface", "plot_gradient_norms", "plot_weight_histogram", "plot_weight_sweep",
 ]
 
 
@@ -345,3 +346,74 @@ def plot_nearest_neighbours(fake: Tensor, train: Tensor, *, ax=None, title: str 
     if title:
         ax.set_title(title)
     return ax
+
+# ----- Lipschitz constraints of a critic (chapter "Gradient penalty") -----------------------
+
+
+def plot_critic_surface(xs: Tensor, ys: Tensor, values: Tensor, *, real: Tensor | None = None, fake: Tensor | None = None,
+                        ax=None, title: str | None = None, levels: int = 25):
+    """Filled contours of a critic's values on a grid (from :func:`gancore.lipschitz.critic_values`),
+    with optional real (white) and fixed fake (black) samples on top."""
+    ax = ax or plt.subplots(figsize=(4, 4))[1]
+    cs = ax.contourf(xs.cpu(), ys.cpu(), values.detach().float().cpu(), levels=levels, cmap="viridis")
+    ax.figure.colorbar(cs, ax=ax, shrink=0.8, label="critic value $D(x)$")
+    if fake is not None:
+        ax.scatter(fake[:, 0], fake[:, 1], s=1, c="k", alpha=0.3, label="fixed fakes")
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=1, c="w", alpha=0.8, label="data")
+    ax.set_xlim(float(xs[0]), float(xs[-1]))
+    ax.set_ylim(float(ys[0]), float(ys[-1]))
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_gradient_norms(norms: Tensor, *, ax=None, title: str | None = None, target: float | None = 1.0, bins: int = 40):
+    """Histogram of per-sample gradient norms ‖∇D(x̂)‖, with a dashed line at ``target`` when it is in range."""
+    ax = ax or plt.subplots(figsize=(4, 3))[1]
+    values = norms.detach().double().cpu()
+    ax.hist(values.numpy(), bins=bins, color="tab:blue", alpha=0.8)
+    if target is not None and float(values.min()) <= target <= float(values.max()) * 1.5:
+        ax.axvline(target, color="k", ls="--", lw=1, label=f"norm {target:g}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(r"$\|\nabla_{\hat x} D(\hat x)\|_2$")
+    ax.set_ylabel("interpolates")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_weight_histogram(values: dict[str, Tensor], *, c: float | None = None, ax=None, title: str | None = None, bins: int = 60):
+    """Overlaid histograms of parameter values (e.g. before and after training), with the clipping bounds ±c dashed."""
+    ax = ax or plt.subplots(figsize=(4, 3))[1]
+    for label, v in values.items():
+        ax.hist(v.detach().double().cpu().numpy(), bins=bins, alpha=0.6, label=label)
+    if c is not None:
+        for bound in (-c, c):
+            ax.axvline(bound, color="k", ls="--", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("parameter value")
+    ax.set_ylabel("parameters")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_weight_sweep(weights, columns: dict[str, list], *, axes=None, xlabel: str = r"penalty weight $\lambda$",
+                      ylabels: dict[str, str] | None = None):
+    """One panel per entry of ``columns`` (e.g. modes captured, high-quality %), plotted against
+    ``weights`` on a log axis."""
+    n = len(columns)
+    if axes is None:
+        axes = plt.subplots(1, n, figsize=(4 * n, 3), squeeze=False)[1][0]
+    for ax, (name, ys) in zip(axes, columns.items()):
+        ax.plot(list(weights), list(ys), "o-")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel((ylabels or {}).get(name, name))
+    axes[0].figure.tight_layout()
+    return axes

@@ -123,3 +123,22 @@ def test_plot_nearest_neighbours_pairs_each_sample_with_its_neighbour():
     assert image.shape == (17, 17) and ax.get_title() == "nn"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.0", "0.8"]  # 0.1 × √64
     assert torch.allclose(torch.tensor(image[9:, :8].data), (train[3, 0] + 1) / 2)  # the copy's neighbour is itself
+
+
+def test_lipschitz_figures_draw_contours_histograms_and_sweeps():
+    from gancore import lipschitz
+    from gancore.models import MLPDiscriminator
+
+    D = MLPDiscriminator(2, 8, depth=1)
+    xs, ys, values = lipschitz.critic_values(D, lim=1.0, n=11)
+    ax = plotting.plot_critic_surface(xs, ys, values, real=torch.randn(20, 2), fake=torch.randn(20, 2), title="critic")
+    assert ax.get_title() == "critic" and ax.get_xlim() == (-1.0, 1.0) and len(ax.collections) >= 2
+    ax = plotting.plot_gradient_norms(torch.tensor([0.9, 1.0, 1.1]))
+    assert [line.get_xdata()[0] for line in ax.get_lines()] == [1.0]  # the dashed target line
+    ax = plotting.plot_gradient_norms(torch.tensor([0.001, 0.002]))  # far below 1: no target line
+    assert ax.get_lines() == []
+    ax = plotting.plot_weight_histogram({"before": torch.rand(50) - 0.5, "after": torch.rand(50)}, c=0.5)
+    assert [line.get_xdata()[0] for line in ax.get_lines()] == [-0.5, 0.5]
+    axes = plotting.plot_weight_sweep([0.1, 1, 10], {"modes": [8, 8, 0], "high quality %": [50, 80, 0]})
+    assert len(axes) == 2 and axes[0].get_xscale() == "log"
+    assert list(axes[1].get_lines()[0].get_ydata()) == [50, 80, 0]
