@@ -35,6 +35,9 @@ __all__ = [
     "generator_gradients",
     "discriminator_wins",
     "train_and_score",
+    "DIGITS_VAE",
+    "gan_vs_vae_on_digits",
+    "wrong_label_losses",
 ]
 
 
@@ -235,3 +238,79 @@ def train_and_score(configs: dict, data, *, n_samples: int = 2500, sample_seed: 
             "seconds": round(seconds, 1),
         })
     return runs, rows
+
+
+#: The VAE of the book's digits comparison: a :class:`~gancore.vae.ConvVAE` with an 8-d latent and
+#: a *fixed* decoder variance s² = 0.1. With the variance learned, s shrinks to ≈ 0.12, the KL term
+#: barely counts, and samples drawn from the prior decode to noise (measured FID ≈ 530 against ≈ 120).
+DIGITS_VAE = dict(z_dim=8, decoder_var=0.1, learn_var=False)
+
+
+def gan_vs_vae_on_digits(
+    *,
+    seed: int = 0,
+    gan_steps: int | None = None,
+    vae_steps: int = 2000,
+    vae_kwargs: dict | None = None,
+    device: str = "auto",
+    progress: bool = False,
+):
+    """Train a GAN (``config_for("digits")``) and a VAE (:data:`DIGITS_VAE`) on the training split of
+    scikit-learn's digits and score both against the held-out split with
+    :func:`gancore.features.image_metrics` (as many fakes as held-out images).
+
+    Returns ``(gan_run, vae_run, rows)``: the GAN's :class:`~gancore.train.Run`, the
+    :class:`~gancore.vae.VAERun`, and one dict per sample set (``"GAN"``, ``"VAE samples"`` — the
+    model's samples μ_θ(z) + sε —, ``"VAE decoder means"`` and, as a reference, ``"training digits"``: real
+    images of the other split) with the six metrics and the training seconds. Samples are clamped to
+    the data range [−1, 1].
+    """
+    import time
+
+    from .features import digits_split, image_metrics
+    from .presets import config_for
+    from .train import build_models, fit
+    from .vae import build_vae, fit_vae
+
+    x_train, _, x_held, _ = digits_split()
+    n = len(x_held)
+    overrides = dict(seed=seed, device=device) | ({"steps": gan_steps} if gan_steps else {})
+    config = config_for("digits", **overrides)
+    start = time.perf_counter()
+    G, D = build_models(config, tuple(x_train.shape[1:]))
+    gan = fit(G, D, x_train, config, progress=progress)
+    gan_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    vae = build_vae(tuple(x_train.shape[1:]), seed=seed, **(vae_kwargs if vae_kwargs is not None else DIGITS_VAE))
+    vae_run = fit_vae(vae, x_train, steps=vae_steps, batch_size=config.batch_size, seed=seed, device=device, progress=progress)
+    vae_seconds = time.perf_counter() - start
+    sets = {
+        "GAN": (gan.sample(n, seed=seed + 1), gan_seconds),
+        "VAE samples": (vae_run.sample(n, seed=seed + 1), vae_seconds),
+        "VAE decoder means": (vae_run.sample(n, seed=seed + 1, noise=False), vae_seconds),
+        "training digits": (x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))[:n]], 0.0),
+    }
+    rows = [{"model": name, **image_metrics(x_held, images.clamp(-1, 1))._asdict(), "seconds": round(seconds, 1)}
+            for name, (images, seconds) in sets.items()]
+    return gan, vae_run, rows
+
+
+def wrong_label_losses() -> list[GANLoss]:
+    """The two label mistakes that tutorials make, as losses :func:`temporary_loss` can register.
+
+    * ``"G labels fakes 0"``: the correct discriminator loss, but the generator's loss is the
+      cross-entropy of its own samples with label 0, s(f): G lowers D's score of its samples.
+    * ``"D labels swapped"``: D labels real samples 0 and fakes 1; G asks for label 1, so it
+      asks to be called fake.
+
+    Both send the generator away from the data (the Losses chapter trains them).
+    """
+    import torch.nn.functional as F
+
+    def bce(logits: Tensor, label: float) -> Tensor:
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+
+    return [
+        GANLoss("G labels fakes 0", d_loss=lambda r, f: bce(r, 1.0) + bce(f, 0.0), g_loss=lambda f: bce(f, 0.0), probabilistic=True),
+        GANLoss("D labels swapped", d_loss=lambda r, f: bce(r, 0.0) + bce(f, 1.0), g_loss=lambda f: bce(f, 1.0), probabilistic=True),
+    ]

@@ -11,7 +11,7 @@ from torch import Tensor
 __all__ = [
     "plot_samples", "plot_snapshots", "plot_history", "image_grid", "show_images",
     "plot_logit_curves", "plot_sample_panels", "plot_optimal_discriminator", "plot_mode_zoom",
-    "plot_vector_field", "plot_success_grids", "snapshot_widget",
+    "plot_vector_field", "plot_success_grids", "snapshot_widget", "plot_image_panels",
     "plot_overfitting_curves", "plot_nearest_neighbours",
     "plot_critic_surface", "plot_gradient_norms", "plot_weight_histogram", "plot_weight_sweep",
 ]
@@ -298,6 +298,18 @@ def snapshot_widget(snapshots: dict, data=None, *, lim: float | None = None, siz
     return widgets.VBox([slider, out])
 
 
+# ----- image sample grids side by side (chapter "Background": GAN vs VAE on digits) ----------
+
+
+def plot_image_panels(panels: dict[str, Tensor], *, n: int = 64, nrow: int = 8, size: float = 2.8):
+    """One grid of the first ``n`` images (N×C×H×W in [−1, 1]) per entry of ``panels``, side by side, titled with its key."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size * 1.1), squeeze=False)
+    for ax, (name, images) in zip(axes.flat, panels.items()):
+        show_images(images[:n], nrow, ax=ax, title=name)
+    fig.tight_layout()
+    return fig
+
+
 # ----- overfitting over training, nearest neighbours (chapter "Overfitting") ----------------
 
 
@@ -346,6 +358,7 @@ def plot_nearest_neighbours(fake: Tensor, train: Tensor, *, ax=None, title: str 
     if title:
         ax.set_title(title)
     return ax
+
 
 # ----- Lipschitz constraints of a critic (chapter "Gradient penalty") -----------------------
 

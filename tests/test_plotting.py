@@ -105,6 +105,13 @@ def test_snapshot_widget_has_a_slider_over_the_steps():
         plotting.snapshot_widget({})
 
 
+def test_plot_image_panels_shows_one_grid_per_set():
+    panels = {"a": torch.zeros(10, 1, 8, 8), "b": torch.ones(70, 1, 8, 8)}
+    fig = plotting.plot_image_panels(panels, n=64, nrow=8)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert fig.axes[1].images[0].get_array().shape == (8 * 9 - 1, 8 * 9 - 1)  # 64 images, 8 per row
+
+
 def test_plot_overfitting_curves_draws_train_and_heldout_per_run():
     h = {"step": [1, 2], "rt": [0.1, 0.5], "train_accuracy": [0.5, 0.9], "heldout_accuracy": [0.5, 0.4], "fid": [9.0, 5.0]}
     fig = plotting.plot_overfitting_curves({"100 images": h, "all": dict(h, fid=[float("nan")] * 2)})
