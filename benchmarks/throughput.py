@@ -108,15 +108,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cases", default="abcd", help="which of the cases a, b, c, d to run (default: all)")
     args = parser.parse_args()
     k = 4 if args.quick else 1
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
-    rows = [
-        case("(a) MLP w64 b64", 2000 // k, args.repeats, hidden=64, batch=64),
-        case("(b) MLP w512 b256", 400 // k, args.repeats, hidden=512, batch=256),
-        case("(c) (b) + WGAN-GP, n_critic 5", 100 // k, args.repeats, hidden=512, batch=256, wgan_gp=True, n_critic=5),
-        case("(d) DCGAN 28x28x1 b64", 60 // k, args.repeats, hidden=32, batch=64, shape=(1, 28, 28), z_dim=64),
-    ]
+    cases = {
+        "a": lambda: case("(a) MLP w64 b64", 2000 // k, args.repeats, hidden=64, batch=64),
+        "b": lambda: case("(b) MLP w512 b256", 400 // k, args.repeats, hidden=512, batch=256),
+        "c": lambda: case("(c) (b) + WGAN-GP, n_critic 5", 100 // k, args.repeats, hidden=512, batch=256, wgan_gp=True, n_critic=5),
+        "d": lambda: case("(d) DCGAN 28x28x1 b64", 60 // k, args.repeats, hidden=32, batch=64, shape=(1, 28, 28), z_dim=64),
+    }
+    rows = [cases[c]() for c in args.cases]
     print(f"{'case':34s} {'plain steps/s':>14s} {'gancore steps/s':>16s} {'ratio':>7s}")
     for name, plain, ours in rows:
         print(f"{name:34s} {plain:14.1f} {ours:16.1f} {ours / plain:7.2f}")

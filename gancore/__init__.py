@@ -1,7 +1,7 @@
 """gancore: a small, tested library for training GANs and measuring how they fail.
 
 Submodules: :mod:`gancore.data`, :mod:`gancore.models`, :mod:`gancore.losses`,
-:mod:`gancore.penalties`, :mod:`gancore.lipschitz`, :mod:`gancore.augment`, :mod:`gancore.train`, :mod:`gancore.presets`,
+:mod:`gancore.penalties`, :mod:`gancore.lipschitz`, :mod:`gancore.augment`, :mod:`gancore.train`, :mod:`gancore.distributed`, :mod:`gancore.presets`,
 :mod:`gancore.metrics`, :mod:`gancore.features`, :mod:`gancore.overfitting`, :mod:`gancore.vae`,
 :mod:`gancore.dirac`, :mod:`gancore.sweep`, :mod:`gancore.stability`, :mod:`gancore.analysis`. Plotting lives in
 :mod:`gancore.plotting`, which is imported only on demand. Importing gancore loads PyTorch but no
@@ -13,6 +13,7 @@ from . import (
     augment,
     data,
     dirac,
+    distributed,
     features,
     lipschitz,
     losses,
@@ -38,7 +39,7 @@ from .train import Run, TrainConfig, build_models, fit, load_run
 __version__ = "0.1.0"
 
 __all__ = [
-    "analysis", "augment", "data", "dirac", "features", "lipschitz", "losses", "metrics", "models", "overfitting",
+    "analysis", "augment", "data", "dirac", "distributed", "features", "lipschitz", "losses", "metrics", "models", "overfitting",
     "penalties", "presets", "stability", "sweep", "train", "vae",
     "toy", "digits", "LOSSES", "diffaugment", "gradient_penalty", "r1_penalty", "r2_penalty",
     "mode_stats", "fid", "kid", "precision_recall", "density_coverage",

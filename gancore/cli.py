@@ -73,11 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
+    from . import distributed
     from .data import load_dataset
     from .presets import config_for
     from .train import build_models, data_shape, fit
 
     given = {k: getattr(args, k) for k in [*TRAIN_FLAGS, *TRAIN_SWITCHES] if getattr(args, k) is not None}
+    # under torchrun every process runs this command; join the process group before anything
+    # else so that all processes check the same run directory before any of them writes to it
+    distributed.init(given.get("device", "auto"))
     if args.resume is not None:
         if args.out is not None:
             raise ConfigError("give either --out (a new run) or --resume (an existing one), not both")
@@ -96,7 +100,9 @@ def _train(args) -> int:
     start = time.perf_counter()
     run = fit(G, D, data, config, run_dir=run_dir, resume=args.resume is not None, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    print(f"trained {config.data} to step {run.step} in {seconds:.1f} s; run saved in {run_dir}")
+    if distributed.is_main():
+        where = f" on {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+        print(f"trained {config.data} to step {run.step}{where} in {seconds:.1f} s; run saved in {run_dir}")
     return 0
 
 

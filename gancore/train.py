@@ -23,7 +23,10 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from torch.nn.parallel import DistributedDataParallel
+
 from . import checkpoint as ckpt
+from . import distributed
 from .errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
 from .augment import diffaugment, parse_policy
 from .losses import get_loss
@@ -241,10 +244,18 @@ class Run:
 class _Trainer:
     """State of one training run; :func:`fit` is its public face."""
 
-    def __init__(self, G: nn.Module, D: nn.Module, data, config: TrainConfig, device: torch.device):
+    def __init__(self, G: nn.Module, D: nn.Module, data, config: TrainConfig, device: torch.device, *, world: int = 1, rank: int = 0):
         self.cfg = config
         self.device = device
+        self.world, self.rank = world, rank
+        self.batch = distributed.local_batch_size(config.batch_size, world)  # global batch kept
         self.G, self.D = G.to(device), D.to(device)
+        # the modules called in training: DDP wrappers (averaging gradients) when distributed;
+        # G's step calls the bare D, whose weights it does not update
+        self.G_train, self.D_train = self.G, self.D
+        if world > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.G_train, self.D_train = DistributedDataParallel(self.G, device_ids=ids), DistributedDataParallel(self.D, device_ids=ids)
         self.G_ema = _make_ema(self.G) if config.ema > 0 else None
         # parameter and buffer lists, collected once: walking the modules every step costs
         # more than the arithmetic of a small network
@@ -253,8 +264,8 @@ class _Trainer:
         self.loss = get_loss(config.loss)
         self.opt_g = _optimizer(config, self.G.parameters(), config.lr_g, config.betas_g)
         self.opt_d = _optimizer(config, self.D.parameters(), config.lr_d, config.betas_d)
-        self.rng = torch.Generator(device=device).manual_seed(config.seed)
-        self.sample_real = real_sampler(data, device, self.rng)
+        self.rng = torch.Generator(device=device).manual_seed(distributed.rank_seed(config.seed, rank))
+        self.sample_real = real_sampler(distributed.shard(data, rank, world), device, self.rng)
         self.shape = data_shape(data)
         self._augments = bool(parse_policy(config.augment))
         if self._augments and len(self.shape) != 3:
@@ -291,10 +302,10 @@ class _Trainer:
             self.set_learning_rates()
         skipped = self._zero
         for i in range(cfg.n_critic):
-            real = self.sample_real(cfg.batch_size)
+            real = self.sample_real(self.batch)
             last = i == cfg.n_critic - 1
             with torch.set_grad_enabled(last), self._autocast():
-                fake = self.G(self.noise(cfg.batch_size))
+                fake = self.G_train(self.noise(self.batch))
             d_stats = self.d_step(real, fake.detach())
             skipped = skipped + d_stats[-1]
         g_stats = self.g_step(fake)
@@ -307,7 +318,7 @@ class _Trainer:
         self._pending.append(torch.stack(row).float())
 
     def d_step(self, real: Tensor, fake: Tensor) -> tuple[Tensor, ...]:
-        cfg, D = self.cfg, self.D
+        cfg, D = self.cfg, self.D_train
         penalty_on = {"r1": real, "r2": fake}.get(cfg.penalty)
         if penalty_on is not None:
             penalty_on.requires_grad_(True)
@@ -329,7 +340,7 @@ class _Trainer:
         grad_norm = _grad_norm(self._d_params)
         skipped = self.apply_update(self.opt_d, total, grad_norm)
         if cfg.penalty == "clip":
-            clip_weights_(D, cfg.penalty_weight)
+            clip_weights_(self.D, cfg.penalty_weight)
         return loss.detach(), penalty.detach(), real_logits.detach().float().mean(), fake_logits.detach().float().mean(), grad_norm, skipped
 
     def g_step(self, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -356,7 +367,7 @@ class _Trainer:
         """Copy pending per-step statistics to the host; raise TrainingDiverged on NaN/inf."""
         if not self._pending:
             return
-        rows = torch.stack(self._pending).double().cpu()
+        rows = distributed.mean_over_ranks(torch.stack(self._pending)).double().cpu()
         first = self.step - len(rows) + 1
         self._pending = []
         bad = ~torch.isfinite(rows) & (rows[:, -1:] == 0)  # rows with skipped updates may hold NaN
@@ -379,6 +390,8 @@ class _Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(),
+            "world_size": self.world,
+            "rng_ranks": distributed.gather(self.rng.get_state()) if self.world > 1 else None,
             "history": {k: torch.tensor(v, dtype=torch.float64) for k, v in self.history.items()},
         }
 
@@ -391,7 +404,7 @@ class _Trainer:
                 self.G_ema.load_state_dict(state["G_ema"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
-            self.rng.set_state(state["rng"])
+            self.rng.set_state(state["rng_ranks"][self.rank] if self.world > 1 else state["rng"])
         except (RuntimeError, KeyError, ValueError, TypeError) as err:
             msg = str(err).strip().splitlines()[0][:200]
             raise CheckpointError(f"checkpoint does not fit these models: {msg}") from None
@@ -400,9 +413,12 @@ class _Trainer:
         self.history["step"] = [int(s) for s in self.history["step"]]
 
     def save(self, run_dir: Path) -> None:
+        """Write checkpoint and history (rank 0 only; every rank must call it, at the same step)."""
         self.flush()
-        ckpt.save_checkpoint(run_dir / ckpt.CHECKPOINT, self.state())
-        ckpt.atomic_write_bytes(run_dir / ckpt.HISTORY, _history_csv(self.history))
+        state = self.state()
+        if self.rank == 0:
+            ckpt.save_checkpoint(run_dir / ckpt.CHECKPOINT, state)
+            ckpt.atomic_write_bytes(run_dir / ckpt.HISTORY, _history_csv(self.history))
 
     def as_run(self, run_dir) -> Run:
         return Run(self.G, self.D, self.G_ema, self.cfg, self.history, self.step, run_dir, self.shape)
@@ -441,9 +457,11 @@ def _update_ema(ema: tuple[list, list], model: tuple[list, list], beta: float, s
 
 
 def _optimizer(cfg: TrainConfig, params, lr: float, betas) -> torch.optim.Optimizer:
+    """Adam uses the fused kernel (one kernel for all parameters: on the toy MLPs it makes an
+    optimizer step ~2.7× cheaper than the ``foreach`` path on CPU); RMSprop has no fused form."""
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, foreach=True)
-    return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
 
 
 def _set_requires_grad(params: list[Tensor], flag: bool) -> None:
@@ -467,6 +485,14 @@ def real_sampler(data, device: torch.device, rng: torch.Generator) -> Callable[[
     if not callable(getattr(data, "sample", None)):
         raise ConfigError("data must be a tensor of samples or an object with .sample(n, generator=, device=)")
     return lambda n: data.sample(n, generator=rng, device=device)
+
+
+def check_world_size(state: dict, world: int) -> None:
+    """A run resumes exactly only with as many processes as it was trained with (each process
+    continues its own random stream)."""
+    saved = int(state.get("world_size", 1) or 1)
+    if saved != world:
+        raise ConfigError(f"cannot resume: the checkpoint was trained by {saved} process(es), this run has {world}")
 
 
 def check_resumable(saved: TrainConfig, current: TrainConfig) -> None:
@@ -510,19 +536,31 @@ def fit(
     Raises :class:`TrainingDiverged` if a loss, penalty or gradient norm becomes NaN/inf (the
     last checkpoint written before that stays on disk), and :class:`TrainingInterrupted` (a
     ``KeyboardInterrupt``) after saving a checkpoint when interrupted by SIGINT.
+
+    Under ``torchrun`` (see :mod:`gancore.distributed`) every process runs ``fit`` with the same
+    arguments: the global ``batch_size`` is split over the processes, gradients are averaged
+    (DistributedDataParallel), the history holds the mean over processes, and only rank 0 locks
+    ``run_dir``, writes files, shows progress and calls ``on_log``.
     """
     config.validate()
+    distributed.init(config.device)
+    world, rank = distributed.world_size(), distributed.rank()
     device = resolve_device(config.device)
-    trainer = _Trainer(G, D, data, config, device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    trainer = _Trainer(G, D, data, config, device, world=world, rank=rank)
     run_dir = Path(run_dir) if run_dir is not None else None
     if resume and run_dir is None:
         raise ConfigError("resume=True needs run_dir")
-    with ckpt.RunLock(run_dir) if run_dir is not None else contextlib.nullcontext():
+    with ckpt.RunLock(run_dir) if run_dir is not None and rank == 0 else contextlib.nullcontext():
         if resume:
-            trainer.load_state(ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT))
+            state = ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT)
+            check_world_size(state, world)
+            trainer.load_state(state)
         run = trainer.as_run(run_dir)
         if run_dir is not None:
-            ckpt.atomic_write_json(run_dir / ckpt.CONFIG, config.to_dict())
+            if rank == 0:
+                ckpt.atomic_write_json(run_dir / ckpt.CONFIG, config.to_dict())
             if not resume:
                 trainer.save(run_dir)  # step 0: a killed run can always be resumed
         with _sigint_requests_stop() as stop:
@@ -555,28 +593,35 @@ def _sigint_requests_stop():
 def _train_loop(trainer: _Trainer, run: Run, progress: bool, on_log, stop: _StopFlag) -> None:
     from tqdm.auto import tqdm
 
-    cfg = trainer.cfg
-    bar = tqdm(total=cfg.steps, initial=trainer.step, disable=not progress, desc="train", unit="step", dynamic_ncols=True)
+    cfg, main = trainer.cfg, trainer.rank == 0
+    bar = tqdm(total=cfg.steps, initial=trainer.step, disable=not (progress and main), desc="train", unit="step", dynamic_ncols=True)
+    # one process stops on its own flag at once; several agree at each log step (a collective)
+    stopping = stop.requested
     try:
-        while trainer.step < cfg.steps and not stop.requested:
+        while trainer.step < cfg.steps and not stopping:
             trainer.train_step()
             step = trainer.step
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            logs = step % cfg.log_every == 0 or step == cfg.steps
+            if logs:
                 trainer.flush()
                 run.step = step
                 bar.update(step - bar.n)
                 bar.set_postfix(d_loss=f"{trainer.history['d_loss'][-1]:.3f}", g_loss=f"{trainer.history['g_loss'][-1]:.3f}", refresh=False)
-                if on_log is not None:
+                if on_log is not None and main:
                     on_log(run)
             if run.run_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 trainer.save(run.run_dir)
+            if trainer.world == 1:
+                stopping = stop.requested
+            elif logs:
+                stopping = distributed.any_rank(stop.requested, trainer.device)
         trainer.flush()
         run.step = trainer.step
         if run.run_dir is not None:
             trainer.save(run.run_dir)
     finally:
         bar.close()
-    if stop.requested:
+    if stopping:
         raise TrainingInterrupted(trainer.step, run.run_dir)
 
 
