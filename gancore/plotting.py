@@ -240,10 +240,12 @@ def plot_vector_field(game="gan", trajectories=None, *, ax=None, lim: float = 2.
     return ax
 
 
-def plot_success_grids(grids: dict, *, size: float = 3.2, fmt: str = "{:.0%}", index_label: str | None = None,
-                       column_label: str | None = None, cmap: str = "RdYlGn"):
+def plot_success_grids(grids: dict, *, size: float = 3.2, fmt: str = "{:.0%}", value_fmt: str = "{:.1f}",
+                       index_label: str | None = None, column_label: str | None = None, cmap: str = "RdYlGn"):
     """One heat map per :class:`gancore.stability.SuccessGrid` in ``{title: grid}``, side by side,
-    each cell annotated with its success rate (and "–" where there were no runs), colour scale 0 to 1."""
+    each cell annotated with its success rate (and "–" where there were no runs), colour scale 0 to 1.
+    When a grid has per-cell means of a value (``means``), each cell shows it on a second line
+    (formatted with ``value_fmt``)."""
     import numpy as np
 
     n = len(grids)
@@ -255,6 +257,8 @@ def plot_success_grids(grids: dict, *, size: float = 3.2, fmt: str = "{:.0%}", i
         for i in range(rates.shape[0]):
             for j in range(rates.shape[1]):
                 text = "–" if grid.runs[i][j] == 0 else fmt.format(rates[i, j])
+                if grid.means is not None and grid.runs[i][j]:
+                    text += "\n" + value_fmt.format(grid.means[i][j])
                 ax.text(j, i, text, ha="center", va="center", fontsize=9)
         ax.set_xticks(range(len(grid.column_values)), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.column_values])
         ax.set_yticks(range(len(grid.index_values)), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.index_values])

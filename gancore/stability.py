@@ -163,7 +163,8 @@ def tied(config: TrainConfig, **changes) -> TrainConfig:
 class SuccessGrid:
     """A two-way table of success rates: ``rates[i][j]`` is the fraction of runs with
     ``index_values[i]`` and ``column_values[j]`` that succeeded, out of ``runs[i][j]`` runs
-    (NaN and 0 where there were none)."""
+    (NaN and 0 where there were none). ``means[i][j]`` is the mean of the ``value`` column over
+    the same runs when :func:`success_grid` was given one (e.g. the modes captured), else None."""
 
     index_name: str
     column_name: str
@@ -171,6 +172,8 @@ class SuccessGrid:
     column_values: tuple
     rates: tuple[tuple[float, ...], ...]
     runs: tuple[tuple[int, ...], ...]
+    value_name: str | None = None
+    means: tuple[tuple[float, ...], ...] | None = None
 
     @property
     def overall(self) -> float:
@@ -182,11 +185,14 @@ class SuccessGrid:
 
     def rows(self) -> list[dict]:
         """The table as records ``{index_name: value, column_name: value, "success_rate": r, "runs": n}``."""
-        return [
-            {self.index_name: iv, self.column_name: cv, "success_rate": self.rates[i][j], "runs": self.runs[i][j]}
-            for i, iv in enumerate(self.index_values)
-            for j, cv in enumerate(self.column_values)
-        ]
+        out = []
+        for i, iv in enumerate(self.index_values):
+            for j, cv in enumerate(self.column_values):
+                row = {self.index_name: iv, self.column_name: cv, "success_rate": self.rates[i][j], "runs": self.runs[i][j]}
+                if self.means is not None:
+                    row[f"{self.value_name}_mean"] = self.means[i][j]
+                out.append(row)
+        return out
 
 
 def _getter(key) -> tuple[str, Callable[[Mapping], object]]:
@@ -203,6 +209,7 @@ def success_grid(
     success: Callable[[Mapping], bool] = all_modes,
     where: Callable[[Mapping], bool] | None = None,
     names: tuple[str, str] | None = None,
+    value=None,
 ) -> SuccessGrid:
     """Success rate of :func:`gancore.sweep.sweep` rows by two keys.
 
@@ -211,7 +218,9 @@ def success_grid(
     columns. ``success`` decides whether one run succeeded (default: every mode captured,
     :func:`gancore.sweep.all_modes`); ``where`` keeps only the rows for which it is true (one
     panel of a faceted study, e.g. one loss). ``names`` overrides the two axis names (by default
-    the column names, or the functions' ``__name__``).
+    the column names, or the functions' ``__name__``). ``value`` (a column or a function of a row,
+    e.g. ``"modes"``) adds the per-cell mean of that value as ``means``; missing and non-finite
+    values are skipped.
     """
     index_name, index_of = _getter(index)
     column_name, column_of = _getter(columns)
@@ -219,8 +228,15 @@ def success_grid(
         index_name, column_name = names
     kept = [r for r in rows if where is None or where(r)]
     cells: dict[tuple, list[bool]] = {}
+    values: dict[tuple, list[float]] = {}
+    value_name, value_of = _getter(value) if value is not None else (None, None)
     for r in kept:
-        cells.setdefault((index_of(r), column_of(r)), []).append(bool(success(r)))
+        key = (index_of(r), column_of(r))
+        cells.setdefault(key, []).append(bool(success(r)))
+        if value_of is not None:
+            v = value_of(r)
+            if v is not None and math.isfinite(float(v)):
+                values.setdefault(key, []).append(float(v))
     index_values = tuple(sorted({k[0] for k in cells}))
     column_values = tuple(sorted({k[1] for k in cells}))
     rates, runs = [], []
@@ -232,7 +248,13 @@ def success_grid(
             rate_row.append(sum(outcomes) / len(outcomes) if outcomes else math.nan)
         rates.append(tuple(rate_row))
         runs.append(tuple(run_row))
-    return SuccessGrid(index_name, column_name, index_values, column_values, tuple(rates), tuple(runs))
+    means = None
+    if value_of is not None:
+        means = tuple(
+            tuple(sum(v) / len(v) if (v := values.get((iv, cv))) else math.nan for cv in column_values)
+            for iv in index_values
+        )
+    return SuccessGrid(index_name, column_name, index_values, column_values, tuple(rates), tuple(runs), value_name, means)
 
 
 def critical_gamma(name: str = "r1", *, lo: float = 0.0, hi: float = 10.0, tol: float = 1e-10, **params) -> float:

@@ -93,6 +93,8 @@ def test_plot_success_grids_annotates_each_cell():
     assert texts == ["50%", "100%", "0%", "–"]
     assert ax.get_title() == "ns" and ax.get_xlabel() == "b" and ax.get_ylabel() == "lr_g"
     assert len(fig.axes) == 3  # two panels and the colour bar
+    fig = plotting.plot_success_grids({"ns": stability.success_grid(rows, "lr_g", "b", value="modes")})
+    assert [t.get_text() for t in fig.axes[0].texts] == ["50%\n5.0", "100%\n8.0", "0%\n1.0", "–"]
 
 
 def test_snapshot_widget_has_a_slider_over_the_steps():

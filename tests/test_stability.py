@@ -137,6 +137,10 @@ def test_success_grid_counts_successes_per_cell():
     assert grid.rates[1][0] == 0.0 and math.isnan(grid.rates[1][1])
     assert grid.overall == pytest.approx(3 / 5)
     assert grid.rows()[1] == {"lr": 1e-3, "β1": 0.5, "success_rate": 1.0, "runs": 2}
+    assert grid.means is None and grid.value_name is None
+    with_modes = stability.success_grid(rows, "lr_g", lambda r: r["betas_g"][0], where=lambda r: r["loss"] == "ns", value="modes")
+    assert with_modes.means[0] == (7.5, 8.0) and with_modes.means[1][0] == 3.0 and math.isnan(with_modes.means[1][1])
+    assert with_modes.rows()[0]["modes_mean"] == 7.5 and with_modes.rates == grid.rates
     strict = stability.success_grid(rows, "loss", "lr_g", success=lambda r: r["modes"] >= 7)
     assert strict.index_values == ("ls", "ns") and strict.column_values == (1e-3, 1e-2)
     assert strict.rates[1] == (1.0, 0.0) and strict.rates[0][0] == 1.0 and math.isnan(strict.rates[0][1])
