@@ -22,7 +22,10 @@ TRAIN_FLAGS = {
     "device": str, "ema": float, "augment": str, "checkpoint_every": int,
 }
 # on/off flags → TrainConfig fields
-TRAIN_SWITCHES = {"skip_nonfinite": "skip updates whose loss or gradient is NaN/inf (counted in the history) instead of stopping"}
+TRAIN_SWITCHES = {
+    "skip_nonfinite": "skip updates whose loss or gradient is NaN/inf (counted in the history) instead of stopping",
+    "compile": "run the networks through torch.compile (helps on GPUs; slower on small CPU models)",
+}
 
 
 class _Parser(argparse.ArgumentParser):

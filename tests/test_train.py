@@ -266,3 +266,54 @@ def test_presets_and_penalty_weight_defaults():
     assert config_for("ring", steps=7).penalty_weight == ring.penalty_weight  # same penalty: preset's weight
     with pytest.raises(Exception, match="unknown dataset"):
         config_for("moons")
+
+
+# ----- the GPU fast path, tested where a CPU can test it -------------------------------------------
+
+def _fails_on_host_read(*args, **kwargs):
+    raise AssertionError("a training step read a tensor on the host (a device sync on CUDA)")
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(),
+    dict(loss="wasserstein", penalty="gp", n_critic=2, lr_decay=0.5),
+    dict(penalty="r1", ema=0.99),
+    dict(loss="hinge", penalty="clip", optimizer="rmsprop", spectral_norm=True),
+])
+def test_a_training_step_never_reads_a_tensor_on_the_host(monkeypatch, overrides):
+    """History stays on the device between log steps: no .item()/bool()/.cpu() inside a step."""
+    from gancore.train import _Trainer
+
+    cfg = TrainConfig(steps=10, batch_size=32, hidden=16, device="cpu", **overrides).validate()
+    G, D = build_models(cfg, (2,))
+    trainer = _Trainer(G, D, toy("ring"), cfg, torch.device("cpu"))
+    trainer.train_step()  # first step: optimizer state is created
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "cpu", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, _fails_on_host_read)
+    for _ in range(3):
+        trainer.train_step()
+    monkeypatch.undo()
+    assert len(trainer._pending) == 4
+    trainer.flush()
+    assert trainer.history["step"] == [1, 2, 3, 4]
+
+
+def test_channels_last_only_for_image_models_on_cuda():
+    from gancore.train import memory_format
+
+    assert memory_format(torch.device("cuda", 0), (1, 28, 28)) is torch.channels_last
+    assert memory_format(torch.device("cuda", 0), (2,)) is torch.contiguous_format
+    assert memory_format(torch.device("cpu"), (1, 28, 28)) is torch.contiguous_format
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_training():
+    cfg = TrainConfig(steps=15, batch_size=64, hidden=16, device="cpu", ema=0.0, log_every=5)
+    runs = {}
+    for compiled in (False, True):
+        c = TrainConfig(**{**cfg.to_dict(), "compile": compiled})
+        G, D = build_models(c, (2,))
+        runs[compiled] = fit(G, D, toy("ring"), c, progress=False)
+    for a, b in zip(runs[False].G.parameters(), runs[True].G.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert runs[True].history["d_loss"] == pytest.approx(runs[False].history["d_loss"], rel=1e-4, abs=1e-5)
