@@ -4,6 +4,7 @@ on every step), on the same networks and batch sizes, measured side by side in o
 
     python benchmarks/throughput.py            # all cases, prints a table
     python benchmarks/throughput.py --quick    # fewer steps
+    python benchmarks/throughput.py --cli      # whole processes: gancore train vs plain_loop.py
 
 Cases: (a) toy MLP GAN, width 64, batch 64 (per-step overhead dominates); (b) width 512, batch
 256 (arithmetic dominates); (c) (b) with WGAN-GP and n_critic = 5; (d) DCGAN on 28×28×1 images,
@@ -14,51 +15,26 @@ Each timing is the best of ``--repeats`` runs, alternating the two implementatio
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
-from torch import nn
 
 from gancore import TrainConfig, build_models, fit, toy
 from gancore.penalties import gradient_penalty
+from plain_loop import plain_loop
 
+HERE = Path(__file__).resolve().parent
 
-def plain_loop(G, D, dataset: torch.Tensor, steps: int, batch: int, z_dim: int, *, wgan_gp: bool = False, n_critic: int = 1):
-    """The tutorial loop. Returns steps/s."""
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(dataset), batch_size=batch, shuffle=True, drop_last=True)
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    D_prob = nn.Sequential(D, nn.Sigmoid())
-    bce = nn.BCELoss()
-    it = iter(loader)
-
-    def next_batch():
-        nonlocal it
-        try:
-            return next(it)[0]
-        except StopIteration:
-            it = iter(loader)
-            return next(it)[0]
-
-    log = []
-    start = time.perf_counter()
-    for _ in range(steps):
-        for _ in range(n_critic):
-            real = next_batch()
-            fake = G(torch.randn(batch, z_dim))
-            D.zero_grad()
-            if wgan_gp:
-                loss_d = D(fake.detach()).mean() - D(real).mean() + 10 * gradient_penalty(D, real, fake.detach())
-            else:
-                loss_d = bce(D_prob(real), torch.ones(batch)) + bce(D_prob(fake.detach()), torch.zeros(batch))
-            loss_d.backward()
-            opt_d.step()
-        G.zero_grad()
-        loss_g = -D(fake).mean() if wgan_gp else bce(D_prob(fake), torch.ones(batch))
-        loss_g.backward()
-        opt_g.step()
-        log.append((loss_d.item(), loss_g.item()))
-    return steps / (time.perf_counter() - start)
+#: ``gancore train`` as the issue states it, against benchmarks/plain_loop.py with the same sizes
+CLI_STEPS = 3000
+GANCORE_CLI = ["-m", "gancore", "train", "--data", "ring", "--loss", "nonsaturating", "--penalty", "none",
+               "--n-critic", "1", "--hidden", "64", "--batch-size", "64", "--steps", str(CLI_STEPS), "--quiet"]
+PLAIN_CLI = [str(HERE / "plain_loop.py"), "--hidden", "64", "--batch-size", "64", "--steps", str(CLI_STEPS)]
 
 
 def gancore_loop(G, D, data, steps: int, config: TrainConfig) -> float:
@@ -104,12 +80,38 @@ def critic_step_cost(steps: int, hidden=512, batch=256) -> float:
     return min(timed(True) for _ in range(3)) / min(timed(False) for _ in range(3))
 
 
+def whole_process_seconds(repeats: int) -> tuple[float, float]:
+    """Best wall time of the plain-loop script and of ``gancore train`` (3000 ring steps, width
+    64, batch 64), each a whole Python process (start-up, imports and saving included)."""
+
+    def timed(args, out=None):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *args, *(["--out", out] if out else [])], check=True,
+                       stdout=subprocess.DEVNULL, env=dict(os.environ))
+        return time.perf_counter() - start
+
+    best_plain = best_ours = float("inf")
+    for _ in range(repeats):
+        best_plain = min(best_plain, timed(PLAIN_CLI))
+        with tempfile.TemporaryDirectory() as tmp:
+            best_ours = min(best_ours, timed(GANCORE_CLI, os.path.join(tmp, "run")))
+    return best_plain, best_ours
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", default="abcd", help="which of the cases a, b, c, d to run (default: all)")
+    parser.add_argument("--cli", action="store_true", help="time whole processes: gancore train against plain_loop.py")
     args = parser.parse_args()
+    if args.cli:
+        plain, ours = whole_process_seconds(args.repeats)
+        print(f"whole process, {CLI_STEPS} ring steps, width 64, batch 64 (best of {args.repeats})")
+        print(f"  plain loop    : {plain:6.1f} s   python benchmarks/plain_loop.py {' '.join(PLAIN_CLI[1:])}")
+        print(f"  gancore train : {ours:6.1f} s   gancore {' '.join(GANCORE_CLI[2:])} --out DIR")
+        print(f"  ratio (plain / gancore): {plain / ours:.2f}")
+        return
     k = 4 if args.quick else 1
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
     cases = {
