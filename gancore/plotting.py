@@ -217,7 +217,8 @@ def plot_vector_field(game="gan", trajectories=None, *, ax=None, lim: float = 2.
     v_theta, v_psi = dirac.vector_field(theta, psi, game)
     speed = np.hypot(v_theta, v_psi)
     scale = np.where(speed > 0, speed, 1.0)
-    ax.quiver(theta, psi, v_theta / scale, v_psi / scale, speed, cmap="Greys", angles="xy", pivot="mid", width=0.004)
+    arrows = ax.quiver(theta, psi, v_theta / scale, v_psi / scale, speed, cmap="Greys", angles="xy", pivot="mid", width=0.004)
+    arrows.set_clim(-0.6 * speed.max(), speed.max())  # the slowest arrows stay visible (light grey, not white)
     if trajectories is not None:
         if not isinstance(trajectories, dict):
             trajectories = {None: trajectories}
