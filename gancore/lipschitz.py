@@ -9,13 +9,12 @@ against two fixed distributions, so the constraints can be compared without a mo
   interpolates, Adam, Gulrajani et al. 2017), ``"r1"`` ((γ/2)·E‖∇D(x)‖² on real samples,
   Mescheder et al. 2018) or ``"none"``.
 * :func:`critic_values` evaluates a critic on a square grid (for contour plots),
-  :func:`gradient_norms` gives ‖∇ₓD(x)‖ per sample, :func:`interpolates` draws x̂ exactly as
-  :func:`~gancore.penalties.gradient_penalty` does, and :func:`polynomial_r2` measures how well a
-  low-degree polynomial (a plane, a bowl) fits a critic's value surface.
+  :func:`gradient_norms` gives ‖∇ₓD(x)‖ per sample, and :func:`interpolates` draws x̂ exactly as
+  :func:`~gancore.penalties.gradient_penalty` does.
 * :func:`parameter_values`, :func:`fraction_at_bound` and :func:`scale_into_box_` inspect and
   prepare the weights of a clipped critic.
-* :func:`normalised_gap` divides the critic's gap E D(x) − E D(x̃) by its largest measured
-  gradient norm: a critic rescaled to slope at most 1, hence (up to the estimate of the slope)
+* :func:`max_slope` is the largest measured gradient norm, and :func:`normalised_gap` divides
+  the critic's gap E D(x) − E D(x̃) by it: a critic rescaled to slope at most 1, hence (up to the estimate of the slope)
   a lower bound on W₁ that shows how much of the distance a constrained critic can see.
 * :func:`point_masses` builds the constructed example δ_a vs δ_b, whose distance is ‖a − b‖.
 """
@@ -40,7 +39,7 @@ __all__ = [
     "critic_values",
     "gradient_norms",
     "interpolates",
-    "polynomial_r2",
+    "max_slope",
     "normalised_gap",
     "parameter_values",
     "fraction_at_bound",
@@ -190,30 +189,13 @@ def interpolates(real: Tensor, fake: Tensor, *, generator: torch.Generator | Non
     return _interpolate(real, fake, generator).detach()
 
 
-def polynomial_r2(values: Tensor, degree: int = 1) -> float:
-    """R² of the best polynomial in (x, y) of total degree ≤ ``degree`` through a grid of values.
-
-    1 means the surface *is* such a polynomial: ``degree=1`` measures how close a critic is to
-    a plane, ``degree=2`` to a quadratic bowl or ridge. ``values`` is the n×m grid of
-    :func:`critic_values`; the fit is by least squares over coordinates scaled to [−1, 1] (R²
-    does not depend on the grid's extent).
-    """
-    if degree < 0:
-        raise ValueError(f"degree must be ≥ 0, got {degree}")
-    v = values.detach().double().cpu()
-    n, m = v.shape
-    gy, gx = torch.meshgrid(torch.linspace(-1, 1, n, dtype=torch.float64), torch.linspace(-1, 1, m, dtype=torch.float64), indexing="ij")
-    gx, gy = gx.flatten(), gy.flatten()
-    design = torch.stack([gx**i * gy**j for i in range(degree + 1) for j in range(degree + 1 - i)], dim=1)
-    target = v.flatten()
-    coef = torch.linalg.lstsq(design, target[:, None]).solution[:, 0]
-    residual = target - design @ coef
-    total = (target - target.mean()).pow(2).sum()
-    return 1.0 if float(total) == 0 else float(1 - residual.pow(2).sum() / total)
+def max_slope(critic: nn.Module, *points: Tensor) -> float:
+    """The largest ‖∇ₓD(x)‖ over all the given point sets: an estimate (from below) of D's Lipschitz constant."""
+    return float(torch.cat([gradient_norms(critic, x) for x in points]).max())
 
 
 def normalised_gap(critic: nn.Module, real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None) -> float:
-    """(mean D(x) − mean D(x̃)) / L, with L the largest ‖∇D‖ measured at the samples and their interpolates.
+    """(mean D(x) − mean D(x̃)) / L, with L the :func:`max_slope` at the samples and their interpolates.
 
     D/L has slope at most 1 where it was measured, so for a critic whose steepest points were
     sampled this is a lower bound on W₁ between the two sample sets: how much of the distance
@@ -221,8 +203,7 @@ def normalised_gap(critic: nn.Module, real: Tensor, fake: Tensor, *, generator: 
     """
     device = _device_of(critic)
     real, fake = real.to(device), fake.to(device)
-    points = torch.cat([real, fake, interpolates(real, fake, generator=generator)])
-    slope = float(gradient_norms(critic, points).max())
+    slope = max_slope(critic, real, fake, interpolates(real, fake, generator=generator))
     with torch.no_grad():
         gap = float(critic(real).mean() - critic(fake).mean())
     return gap / slope if slope > 0 else 0.0
