@@ -13,6 +13,9 @@
 * :func:`discriminator_wins` trains a discriminator on fixed fakes and measures, as it becomes
   confident, the gradient the generator would receive under the minimax and the non-saturating
   loss.
+* :func:`wrong_label_losses` returns the two label mistakes of tutorial code as losses to train with.
+* :func:`gan_vs_vae_on_digits` trains a GAN and a VAE on scikit-learn's digits and scores both with
+  :func:`gancore.features.image_metrics` against held-out digits.
 """
 
 from __future__ import annotations
