@@ -243,9 +243,10 @@ def train_and_score(configs: dict, data, *, n_samples: int = 2500, sample_seed: 
     return runs, rows
 
 
-#: The VAE of the book's digits comparison: a :class:`~gancore.vae.ConvVAE` with an 8-d latent and
-#: a *fixed* decoder variance s² = 0.1. With the variance learned, s shrinks to ≈ 0.12, the KL term
-#: barely counts, and samples drawn from the prior decode to noise (measured FID ≈ 530 against ≈ 120).
+#: Keyword arguments of the VAE in the book's digits comparison, a :class:`~gancore.vae.ConvVAE` with an
+#: 8-d latent and a *fixed* decoder variance s² = 0.1. With the variance learned (z_dim 16), s shrank to
+#: ≈ 0.12, the KL term barely counted, and samples drawn from the prior decoded to noise (measured
+#: FID ≈ 530 against ≈ 120 with this setting, 2000 steps, seed 0).
 DIGITS_VAE = dict(z_dim=8, decoder_var=0.1, learn_var=False)
 
 
