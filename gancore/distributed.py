@@ -1,6 +1,6 @@
 """Multi-process training with PyTorch's own engine (``torch.distributed`` + DistributedDataParallel).
 
-Launch any script that calls :func:`gancore.fit`, or the CLI, with ``torchrun``::
+Launch any script that calls :func:`~gancore.train.fit`, or the CLI, with ``torchrun``::
 
     torchrun --standalone --nproc_per_node 2 -m gancore train --data ring --out runs/ring
 
