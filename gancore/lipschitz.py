@@ -218,7 +218,7 @@ def parameter_values(module: nn.Module, *, weights_only: bool = False) -> Tensor
 
 
 def fraction_at_bound(module: nn.Module, c: float, *, tol: float = 0.01) -> float:
-    """Fraction of ``module``'s parameters with |p| ≥ (1 − tol)·c: those pinned at a clipping bound ±c."""
+    """Fraction of ``module``'s parameters with ``|p| ≥ (1 − tol)·c``: those pinned at a clipping bound ±c."""
     values = parameter_values(module)
     if values.numel() == 0:
         return 0.0
