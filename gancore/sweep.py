@@ -107,7 +107,7 @@ def sweep(
       (with ``on_diverged="record"``, the default, such a run counts as 0 modes, 0 high quality
       and NaN distances; ``on_diverged="raise"`` re-raises);
     * ``seconds``: wall-clock seconds of building and training (not evaluating);
-    * ``cpu_seconds``: CPU time of the process running the run (:func:`time.process_time`, all
+    * ``cpu_seconds``: CPU time of the process running the run (``time.process_time()``, all
       its threads) over the same span. Unlike wall time it hardly changes when other programs
       compete for the cores, so it is the number to compare between runs on a busy machine.
 
@@ -115,7 +115,7 @@ def sweep(
     ``threads`` torch threads (default 1, so N jobs use N cores); rows come back in the same
     order and with the same results as ``jobs=1`` (``seconds`` and ``cpu_seconds`` aside).
     With ``jobs=1`` the runs happen in this process and ``threads``, if given, sets
-    :func:`torch.set_num_threads` for the sweep (restored afterwards).
+    ``torch.set_num_threads`` for the sweep (restored afterwards).
 
     With ``csv_path`` the rows are also written there (atomically) as CSV, after the last run.
     """
