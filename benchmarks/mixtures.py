@@ -21,21 +21,25 @@ met on every seed.
 
 Recipes (one fixed set of hyperparameters per dataset; MLP G and D of depth 3, width 128,
 z ∈ R², batch 256, for all of them). The baselines are trained as their papers train them: no
-EMA generator, constant learning rates; WGAN recipes update the critic 5 times per G step, so
-they get fewer G steps for a similar cost:
+EMA generator, constant learning rates, and a fixed short budget (the machine this was measured
+on has 2 shared cores); the n_critic = 1 recipes use the presets' optimiser, Adam 1e-3 (0.5, 0.9);
+WGAN recipes keep their papers' optimisers and update the critic 5 times per G step, so they get
+half the G steps for a similar cost:
 
 =========  ==========================================================================  ===========
 name       recipe                                                                      G steps
 =========  ==========================================================================  ===========
-gan        non-saturating loss, no penalty, Adam 2e-4 (0.5, 0.999)                     ring 2000, grid 4000
-wgan       Wasserstein loss, weight clipping c = 0.01, RMSProp 5e-5, n_critic 5        ring 1000, grid 2000
+gan        non-saturating loss, no penalty, Adam 1e-3 (0.5, 0.9)                       ring 1000, grid 2000
+wgan       Wasserstein loss, weight clipping c = 0.01, RMSProp 5e-5, n_critic 5        ring 500, grid 1000
            (Arjovsky et al. 2017)
-wgan_gp    Wasserstein loss, gradient penalty λ = 0.1 (the WGAN-GP authors' toy        ring 1000, grid 2000
+wgan_gp    Wasserstein loss, gradient penalty λ = 0.1 (the WGAN-GP authors' toy        ring 500, grid 1000
            value), Adam 1e-4 (0.5, 0.9), n_critic 5
-ns_r1      non-saturating loss, R1 γ = 1, Adam 2e-4 (0.5, 0.999)                        ring 2000, grid 4000
-hinge_sn   hinge loss, spectral normalisation in D, Adam 2e-4 (0.5, 0.999)             ring 2000, grid 4000
+ns_r1      non-saturating loss, R1 γ = 1, Adam 1e-3 (0.5, 0.9)                          ring 1000, grid 2000
+hinge_sn   hinge loss, spectral normalisation in D, Adam 1e-3 (0.5, 0.9)               ring 1000, grid 2000
 gancore    ``gancore.presets.config_for(data)``: what ``gancore train --data ring``    see presets.py
            trains (EMA generator, learning-rate decay; values in gancore/presets.py)
+gancore_   the preset with steps=12000, batch_size=512: a longer candidate             12000
+long
 =========  ==========================================================================  ===========
 
 ``--csv PATH`` keeps every run's row; with ``--reuse`` the rows already in PATH whose recipe
@@ -60,25 +64,27 @@ from gancore.train import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from tune_presets import TARGETS, parse_seeds  # noqa: E402  (targets: modes, HQ, rKL on every seed)
+from tune_presets import TARGETS, parse_overrides, parse_seeds  # noqa: E402  (targets: modes, HQ, rKL on every seed)
 
 DATASETS = ("ring", "grid")
 BASE = dict(hidden=128, z_dim=2, batch_size=256, ema=0.0, device="cpu", log_every=100)
-G_STEPS = {"ring": 2000, "grid": 4000}  # generator steps of the n_critic = 1 baselines; WGANs get half
+G_STEPS = {"ring": 1000, "grid": 2000}  # generator steps of the n_critic = 1 baselines; WGANs get half
+
+ADAM = dict(lr_g=1e-3, lr_d=1e-3, betas_g=(0.5, 0.9), betas_d=(0.5, 0.9))  # the presets' optimiser
 
 RECIPES = {  # name -> (label, TrainConfig fields without data/steps, fraction of G_STEPS)
-    "gan": ("GAN (non-saturating)", dict(loss="nonsaturating", penalty="none", lr_g=2e-4, lr_d=2e-4,
-                                        betas_g=(0.5, 0.999), betas_d=(0.5, 0.999)), 1.0),
+    "gan": ("GAN (non-saturating)", dict(loss="nonsaturating", penalty="none", **ADAM), 1.0),
     "wgan": ("WGAN (clip 0.01, RMSProp)", dict(loss="wasserstein", penalty="clip", penalty_weight=0.01, n_critic=5,
                                               optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5), 0.5),
     "wgan_gp": ("WGAN-GP (λ=0.1)", dict(loss="wasserstein", penalty="gp", penalty_weight=0.1, n_critic=5,
                                        lr_g=1e-4, lr_d=1e-4, betas_g=(0.5, 0.9), betas_d=(0.5, 0.9)), 0.5),
-    "ns_r1": ("NS + R1 (γ=1)", dict(loss="nonsaturating", penalty="r1", penalty_weight=1.0, lr_g=2e-4, lr_d=2e-4,
-                                   betas_g=(0.5, 0.999), betas_d=(0.5, 0.999)), 1.0),
-    "hinge_sn": ("hinge + SN", dict(loss="hinge", penalty="none", spectral_norm=True, lr_g=2e-4, lr_d=2e-4,
-                                   betas_g=(0.5, 0.999), betas_d=(0.5, 0.999)), 1.0),
+    "ns_r1": ("NS + R1 (γ=1)", dict(loss="nonsaturating", penalty="r1", penalty_weight=1.0, **ADAM), 1.0),
+    "hinge_sn": ("hinge + SN", dict(loss="hinge", penalty="none", spectral_norm=True, **ADAM), 1.0),
     "gancore": ("gancore preset", None, None),
+    "gancore_long": ("gancore preset, 12k steps, batch 512", None, None),
 }
+#: Preset recipes: overrides of ``config_for(data)`` (a candidate measured next to the preset).
+PRESET_OVERRIDES = {"gancore": {}, "gancore_long": dict(steps=12000, batch_size=512)}
 
 #: Published rows (REFERENCE.md §1): (method, source, ring modes, ring %HQ, ring rKL, grid modes, grid %HQ, grid rKL).
 PUBLISHED = [
@@ -94,11 +100,13 @@ PUBLISHED = [
 ]
 
 
-def recipe(name: str, data: str, quick: bool = False) -> TrainConfig:
-    """The TrainConfig of recipe ``name`` on ``data`` (seed 0; the sweep sets the seed)."""
+def recipe(name: str, data: str, quick: bool = False, preset_overrides: dict | None = None) -> TrainConfig:
+    """The TrainConfig of recipe ``name`` on ``data`` (seed 0; the sweep sets the seed);
+    ``preset_overrides`` change the gancore preset (to try a candidate before it is the preset)."""
     label, fields, fraction = RECIPES[name]
     if fields is None:
-        config = gancore.config_for(data, device="cpu", log_every=100)
+        config = gancore.config_for(data, **{"device": "cpu", "log_every": 100, **PRESET_OVERRIDES[name],
+                                             **(preset_overrides or {})})
     else:
         config = TrainConfig(data=data, steps=int(G_STEPS[data] * fraction), **BASE, **fields)
     if quick:
@@ -108,7 +116,7 @@ def recipe(name: str, data: str, quick: bool = False) -> TrainConfig:
 
 def signature(config: TrainConfig) -> str:
     """A short hash of every field that changes the result (not seed, device, logging)."""
-    fields = {k: v for k, v in config.to_dict().items() if k not in ("seed", "device", "log_every", "checkpoint_every", "amp")}
+    fields = {k: v for k, v in config.to_dict().items() if k not in ("seed", "device", "log_every", "checkpoint_every", "amp", "compile")}
     return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -166,21 +174,29 @@ def main(argv=None) -> int:
     parser.add_argument("--md", type=Path, help="write the printed table here as well")
     parser.add_argument("--reuse", action="store_true", help="skip runs already in --csv (same recipe hash and seed)")
     parser.add_argument("--quick", action="store_true", help="smoke run: seed 0 and 1/100 of the steps")
+    parser.add_argument("--set", nargs="*", default=[], metavar="[DATA:]FIELD=VALUE",
+                        help="TrainConfig overrides of the gancore preset, e.g. ring:steps=12000 (a candidate; the table says so)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="train nothing: print the table of the rows in --csv that match the recipes and seeds")
     args = parser.parse_args(argv)
     seeds_text = "0" if args.quick and args.seeds == "0-9" else args.seeds
     seeds = parse_seeds(seeds_text)
     n_eval = 500 if args.quick else 2500
-    old = sw.read_csv(args.csv) if args.reuse and args.csv and args.csv.exists() else []
+    if args.table_only and not (args.csv and args.csv.exists()):
+        parser.error("--table-only needs an existing --csv")
+    old = sw.read_csv(args.csv) if (args.reuse or args.table_only) and args.csv and args.csv.exists() else []
     start = time.perf_counter()
     print(f"gancore {gancore.__version__}, {args.jobs} job(s) × 1 thread, seeds {seeds_text}, "
           f"load average {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
     rows = []
     for data in args.data:
         for name in args.configs:
-            config = recipe(name, data, args.quick)
+            overrides = [item.partition(":")[2] if ":" in item.split("=")[0] else item for item in args.set
+                    if ":" not in item.split("=")[0] or item.startswith(data + ":")]
+            config = recipe(name, data, args.quick, parse_overrides(overrides))
             sig = signature(config)
             done = {r["seed"]: r for r in old if r["data"] == data and r["config"] == name and r["signature"] == sig}
-            todo = [s for s in seeds if s not in done]
+            todo = [] if args.table_only else [s for s in seeds if s not in done]
             new = sw.sweep({name: config}, todo, n_eval=n_eval, jobs=args.jobs, threads=1, progress=False) if todo else []
             for r in new:
                 rows.append({"data": data, "config": name, "signature": sig, "steps": config.steps,
@@ -188,20 +204,25 @@ def main(argv=None) -> int:
             rows.extend(done[s] for s in seeds if s in done)
             rows.sort(key=lambda r: (args.data.index(r["data"]), args.configs.index(r["config"]), r["seed"]))
             mine = [r for r in rows if r["data"] == data and r["config"] == name]
-            print(f"  {data} {name}: {len(new)} trained, {len(mine) - len(new)} reused, worst HQ "
-                  f"{100 * min(r['high_quality'] for r in mine):.1f}%, {time.perf_counter() - start:.0f} s so far",
-                  file=sys.stderr, flush=True)
-            if args.csv:  # after every recipe, so an interrupted benchmark keeps what it measured
+            if mine:
+                print(f"  {data} {name}: {len(new)} trained, {len(mine) - len(new)} reused, worst HQ "
+                      f"{100 * min(r['high_quality'] for r in mine):.1f}%, {time.perf_counter() - start:.0f} s so far",
+                      file=sys.stderr, flush=True)
+            if args.csv and not args.table_only:  # after every recipe, so an interrupted benchmark keeps what it measured
                 keep = [r for r in old if (r["data"], r["config"], r["seed"]) not in {(x["data"], x["config"], x["seed"]) for x in rows}]
                 args.csv.parent.mkdir(parents=True, exist_ok=True)
                 args.csv.write_text(sw.to_csv(keep + rows))
     text = table(rows, args.data, args.configs, seeds_text)
+    if args.set:
+        text += f"\n(gancore preset with overrides {' '.join(args.set)})"
     print(text)
     if args.md:
         args.md.parent.mkdir(parents=True, exist_ok=True)
         command = "python benchmarks/mixtures.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        args.md.write_text(f"# 2-D mixture benchmark\n\nProduced by `{command}` (CPU seconds: one torch thread "
-                           f"per run).\n\n{text}\n")
+        how = (f"Printed by `{command}` from the runs stored in {args.csv.name}, which were measured with "
+               f"`python benchmarks/mixtures.py --jobs 2 --csv {args.csv} --reuse`" if args.table_only
+               else f"Produced by `{command}`")
+        args.md.write_text(f"# 2-D mixture benchmark\n\n{how} (CPU seconds: one torch thread per run).\n\n{text}\n")
     return 0
 
 
