@@ -45,6 +45,7 @@ import torch
 from gancore import presets
 from gancore.features import digit_features, digits_split
 from gancore.overfitting import mean_std, subset, train_limited
+from tune_presets import parse_seeds
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = [  # (row key, header, format, scale)
@@ -58,17 +59,6 @@ COLUMNS = [  # (row key, header, format, scale)
     ("median_ratio", "median d_train/d_held", "{:.3f}", 1.0),
     ("cpu_seconds", "CPU s", "{:.0f}", 1.0),
 ]
-
-
-def parse_seeds(text: str) -> list[int]:
-    seeds: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            lo, hi = part.split("-")
-            seeds.extend(range(int(lo), int(hi) + 1))
-        elif part:
-            seeds.append(int(part))
-    return seeds
 
 
 def run_all(sizes, policies, seeds, steps=None, progress=print) -> list[dict]:

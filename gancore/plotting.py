@@ -17,6 +17,16 @@ __all__ = [
 ]
 
 
+def _plane_axes(ax, title: str | None = None):
+    """Equal aspect, axes labelled x₁ and x₂, and the title if any: every 2-D plot's frame."""
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def plot_samples(samples: Tensor, data=None, *, ax=None, title: str | None = None, s: float = 2.0, real: Tensor | None = None):
     """Scatter 2-D ``samples``; mark a mixture's means (``data.centers``) and optional ``real`` points."""
     ax = ax or plt.subplots(figsize=(4, 4))[1]
@@ -26,12 +36,7 @@ def plot_samples(samples: Tensor, data=None, *, ax=None, title: str | None = Non
     centers = getattr(data, "centers", None)
     if centers is not None:
         ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="tab:red", s=30, label="mode means")
-    ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _plane_axes(ax, title)
 
 
 def plot_snapshots(snapshots: dict[int, Tensor], data=None, *, ncols: int = 5, size: float = 2.4, lim: float | None = None):
@@ -187,10 +192,7 @@ def plot_mode_zoom(panels: dict[str, Tensor], data, *, mode: int = 0, half_width
                                     label=f"{threshold:g} std around the mean" if i == 0 else None))
         ax.set_xlim(float(center[0]) - half_width, float(center[0]) + half_width)
         ax.set_ylim(float(center[1]) - half_width, float(center[1]) + half_width)
-        ax.set_aspect("equal")
-        ax.set_xlabel("$x_1$")
-        ax.set_ylabel("$x_2$")
-        ax.set_title(name)
+        _plane_axes(ax, name)
     axes.flat[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
@@ -381,12 +383,7 @@ def plot_critic_surface(xs: Tensor, ys: Tensor, values: Tensor, *, real: Tensor 
         ax.scatter(real[:, 0], real[:, 1], s=1, c="w", alpha=0.8, label="data")
     ax.set_xlim(float(xs[0]), float(xs[-1]))
     ax.set_ylim(float(ys[0]), float(ys[-1]))
-    ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _plane_axes(ax, title)
 
 
 def plot_gradient_norms(norms: Tensor, *, ax=None, title: str | None = None, target: float | None = 1.0, bins: int = 40):
