@@ -32,6 +32,7 @@ from .augment import diffaugment, parse_policy
 from .losses import get_loss
 from .models import NORMS, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from .penalties import PENALTIES, clip_weights_, gradient_penalty, squared_gradient_norm
+from .optim import Stepper
 
 __all__ = ["TrainConfig", "Run", "fit", "build_models", "load_run", "resolve_device", "real_sampler", "lr_factor", "HISTORY_COLUMNS"]
 
@@ -280,6 +281,7 @@ class _Trainer:
         self.loss = get_loss(config.loss)
         self.opt_g = _optimizer(config, self.G.parameters(), config.lr_g, config.betas_g)
         self.opt_d = _optimizer(config, self.D.parameters(), config.lr_d, config.betas_d)
+        self.step_g, self.step_d = Stepper(self.opt_g), Stepper(self.opt_d)
         self.rng = torch.Generator(device=device).manual_seed(distributed.rank_seed(config.seed, rank))
         self.sample_real = real_sampler(distributed.shard(data, rank, world), device, self.rng)
         self._augments = bool(parse_policy(config.augment))
@@ -350,10 +352,10 @@ class _Trainer:
                 total = loss + cfg.penalty_weight * penalty
             else:
                 penalty, total = self._zero, loss
-        self.opt_d.zero_grad(set_to_none=True)
+        self.step_d.zero_grad()
         total.backward()
         grad_norm = _grad_norm(self._d_params)
-        skipped = self.apply_update(self.opt_d, total, grad_norm)
+        skipped = self.apply_update(self.step_d, total, grad_norm)
         if cfg.penalty == "clip":
             clip_weights_(self.D, cfg.penalty_weight)
         return loss.detach(), penalty.detach(), real_logits.detach().float().mean(), fake_logits.detach().float().mean(), grad_norm, skipped
@@ -362,19 +364,19 @@ class _Trainer:
         _set_requires_grad(self._d_params, False)  # G's update needs no gradients for D's weights
         with self._autocast():
             loss = self.loss.g_loss(self.D(self.augment(fake)).float())
-        self.opt_g.zero_grad(set_to_none=True)
+        self.step_g.zero_grad()
         loss.backward()
         grad_norm = _grad_norm(self._g_tensors[0])
-        skipped = self.apply_update(self.opt_g, loss, grad_norm)
+        skipped = self.apply_update(self.step_g, loss, grad_norm)
         return loss.detach(), grad_norm, skipped
 
-    def apply_update(self, opt: torch.optim.Optimizer, loss: Tensor, grad_norm: Tensor) -> Tensor:
-        """``opt.step()``; with ``skip_nonfinite``, only when loss and gradient norm are finite.
-        Returns 1.0 if the update was skipped, else 0.0 (as a tensor on the device)."""
+    def apply_update(self, stepper: Stepper, loss: Tensor, grad_norm: Tensor) -> Tensor:
+        """The optimizer's step; with ``skip_nonfinite``, only when loss and gradient norm are
+        finite. Returns 1.0 if the update was skipped, else 0.0 (as a tensor on the device)."""
         if self.cfg.skip_nonfinite and not bool(torch.isfinite(loss) & torch.isfinite(grad_norm)):
-            opt.zero_grad(set_to_none=True)
+            stepper.zero_grad()
             return torch.ones((), device=self.device)
-        opt.step()
+        stepper.step()
         return self._zero
 
     # ----- history ----------------------------------------------------------------------
