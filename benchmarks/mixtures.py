@@ -38,8 +38,10 @@ ns_r1      non-saturating loss, R1 γ = 1, Adam 1e-3 (0.5, 0.9)                 
 hinge_sn   hinge loss, spectral normalisation in D, Adam 1e-3 (0.5, 0.9)               ring 1000, grid 2000
 gancore    ``gancore.presets.config_for(data)``: what ``gancore train --data ring``    see presets.py
            trains (EMA generator, learning-rate decay; values in gancore/presets.py)
-gancore_   the preset with steps=12000, batch_size=512: a longer candidate             12000
-long
+gancore_   ``config_for(data, quick=True)``: the short recipe the book's chapters         ring 3000,
+quick      train (the previous round's preset)                                         grid 6000
+gancore_   the quick preset with steps=12000, batch_size=512 (the previous round's      12000
+long       candidate)
 =========  ==========================================================================  ===========
 
 ``--csv PATH`` keeps every run's row; with ``--reuse`` the rows already in PATH whose recipe
@@ -60,11 +62,12 @@ from pathlib import Path
 
 import gancore
 from gancore import sweep as sw
+from gancore.presets import TARGETS, meets_target
 from gancore.train import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from tune_presets import TARGETS, parse_overrides, parse_seeds  # noqa: E402  (targets: modes, HQ, rKL on every seed)
+from tune_presets import parse_overrides, parse_seeds  # noqa: E402
 
 DATASETS = ("ring", "grid")
 BASE = dict(hidden=128, z_dim=2, batch_size=256, ema=0.0, device="cpu", log_every=100)
@@ -81,10 +84,12 @@ RECIPES = {  # name -> (label, TrainConfig fields without data/steps, fraction o
     "ns_r1": ("NS + R1 (γ=1)", dict(loss="nonsaturating", penalty="r1", penalty_weight=1.0, **ADAM), 1.0),
     "hinge_sn": ("hinge + SN", dict(loss="hinge", penalty="none", spectral_norm=True, **ADAM), 1.0),
     "gancore": ("gancore preset", None, None),
-    "gancore_long": ("gancore preset, 12k steps, batch 512", None, None),
+    "gancore_quick": ("gancore quick (book) preset", None, None),
+    "gancore_long": ("quick preset, 12k steps, batch 512", None, None),
 }
-#: Preset recipes: overrides of ``config_for(data)`` (a candidate measured next to the preset).
-PRESET_OVERRIDES = {"gancore": {}, "gancore_long": dict(steps=12000, batch_size=512)}
+#: Preset recipes: keyword arguments of ``config_for(data)``. gancore_long was the candidate of
+#: the previous round: the quick preset's γ and learning rate with a longer, larger-batch run.
+PRESET_OVERRIDES = {"gancore": {}, "gancore_quick": dict(quick=True), "gancore_long": dict(quick=True, steps=12000, batch_size=512)}
 
 #: Published rows (REFERENCE.md §1): (method, source, ring modes, ring %HQ, ring rKL, grid modes, grid %HQ, grid rKL).
 PUBLISHED = [
@@ -121,8 +126,7 @@ def signature(config: TrainConfig) -> str:
 
 
 def passes(row: dict) -> bool:
-    modes, hq, rkl = TARGETS[row["data"]]
-    return (not row["diverged"]) and row["modes"] >= modes and row["high_quality"] >= hq and row["reverse_kl"] <= rkl
+    return not row["diverged"] and meets_target(row["data"], row["modes"], row["high_quality"], row["reverse_kl"])
 
 
 def _fmt(x, spec: str, scale: float = 1.0) -> str:

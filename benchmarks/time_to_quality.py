@@ -23,7 +23,8 @@ import time
 import torch
 
 import gancore
-from tune_presets import TARGETS, parse_overrides, parse_seeds
+from gancore.presets import TARGETS
+from tune_presets import parse_overrides, parse_seeds
 
 #: PacGAN4's published means (Lin et al. 2018; GUIDE §5): modes, high quality, reverse KL
 PACGAN4 = {"ring": (8, 0.959, 0.07), "grid": (25, 0.936, 0.04)}

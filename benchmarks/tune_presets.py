@@ -31,11 +31,7 @@ import torch
 
 import gancore
 from gancore.metrics import sliced_wasserstein
-
-TARGETS = {  # (modes, high quality, reverse KL) required on every seed
-    "ring": (8, 0.98, 0.02),
-    "grid": (25, 0.95, 0.03),
-}
+from gancore.presets import TARGETS, meets_target
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -86,8 +82,7 @@ def run_one(data_name: str, seed: int, overrides: dict, threads: int) -> dict:
 def passes(row: dict) -> bool | None:
     if row["data"] not in TARGETS or "modes" not in row:
         return None
-    modes, hq, rkl = TARGETS[row["data"]]
-    return row["modes"] >= modes and row["hq"] >= hq and row["rkl"] <= rkl
+    return meets_target(row["data"], row["modes"], row["hq"], row["rkl"])
 
 
 def format_row(row: dict) -> str:

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         train.add_argument("--" + name.replace("_", "-"), dest=name, type=_finite_float if typ is float else typ, default=None)
     for name, text in TRAIN_SWITCHES.items():
         train.add_argument("--" + name.replace("_", "-"), dest=name, action="store_const", const=True, default=None, help=text)
+    train.add_argument("--quick", action="store_true",
+                       help="start from the dataset's short preset (the one the book trains; ring and grid) instead of the best one")
     train.add_argument("--out", type=Path, help="run directory to create")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR up to --steps in total")
     train.add_argument("--data-root", type=Path, default=Path("data"), help="where image datasets live")
@@ -88,6 +90,8 @@ def _train(args) -> int:
     if args.resume is not None:
         if args.out is not None:
             raise ConfigError("give either --out (a new run) or --resume (an existing one), not both")
+        if args.quick:
+            raise ConfigError("--quick picks a preset for a new run; a resumed run keeps its own configuration")
         config = _resume_config(args.resume, given)
         run_dir = args.resume
     else:
@@ -95,7 +99,7 @@ def _train(args) -> int:
             raise ConfigError("--out DIR is required (or --resume DIR)")
         if (args.out / "checkpoint.pt").exists():
             raise ConfigError(f"{args.out} already holds a run; use --resume {args.out} to continue it")
-        config = config_for(given.pop("data", "ring"), **given)
+        config = config_for(given.pop("data", "ring"), quick=args.quick, **given)
         run_dir = args.out
     config.validate()
     data = load_dataset(config.data, root=args.data_root, download=args.download)

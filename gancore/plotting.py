@@ -14,6 +14,7 @@ __all__ = [
     "plot_vector_field", "plot_success_grids", "snapshot_widget", "plot_image_panels",
     "plot_overfitting_curves", "plot_nearest_neighbours",
     "plot_critic_surface", "plot_gradient_norms", "plot_weight_histogram", "plot_weight_sweep",
+    "plot_seed_strip",
 ]
 
 
@@ -432,3 +433,26 @@ def plot_weight_sweep(weights, columns: dict[str, list], *, axes=None, xlabel: s
         ax.set_ylabel((ylabels or {}).get(name, name))
     axes[0].figure.tight_layout()
     return axes
+
+
+def plot_seed_strip(groups: dict[str, list[float]], *, ax=None, title: str | None = None, ylabel: str = "",
+                    lines: dict[str, float] | None = None, scale: float = 100.0):
+    """One column of dots per group (one dot per seed, jittered sideways) with its mean as a bar:
+    a benchmark's spread over seeds at a glance. ``lines`` draws labelled horizontal references
+    (a target, a published figure); values are multiplied by ``scale`` (fractions → percent)."""
+    ax = ax or plt.subplots(figsize=(1.2 + 1.1 * len(groups), 3.2))[1]
+    gen = torch.Generator().manual_seed(0)
+    for i, values in enumerate(groups.values()):
+        y = torch.tensor(values, dtype=torch.float64) * scale
+        x = i + (torch.rand(len(y), generator=gen, dtype=torch.float64) - 0.5) * 0.3
+        ax.scatter(x, y, s=14, alpha=0.7, zorder=3)
+        ax.hlines(float(y.mean()), i - 0.25, i + 0.25, colors="k", linewidth=1.5, zorder=4)
+    for (label, value), style in zip((lines or {}).items(), ("--", ":", "-.")):
+        ax.axhline(value * scale, color="tab:red" if style == "--" else "tab:gray", linestyle=style, linewidth=1, label=label)
+    ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    if lines:
+        ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -63,6 +63,18 @@ def test_resume_continues_to_the_total(cli, tmp_path):
     assert (out / "history.csv").read_text().count("\n") == 46
 
 
+def test_quick_starts_from_the_short_preset(cli, tmp_path):
+    from gancore.presets import config_for
+
+    out = tmp_path / "quick"
+    assert cli("train", "--data", "grid", "--quick", *FAST, "--out", out).returncode == 0
+    config = json.loads((out / "config.json").read_text())
+    quick = config_for("grid", quick=True)
+    assert (config["lr_g"], config["penalty_weight"], config["steps"]) == (quick.lr_g, quick.penalty_weight, 30)
+    assert config["lr_g"] != config_for("grid").lr_g
+    assert_clean_error(cli("train", "--resume", out, "--quick", "--steps", "40"), match="--quick picks a preset for a new run")
+
+
 @pytest.mark.parametrize(
     "args,match",
     [

@@ -151,3 +151,18 @@ def test_lipschitz_figures_draw_contours_histograms_and_sweeps():
     axes = plotting.plot_weight_sweep([0.1, 1, 10], {"modes": [8, 8, 0], "high quality %": [50, 80, 0]})
     assert len(axes) == 2 and axes[0].get_xscale() == "log"
     assert list(axes[1].get_lines()[0].get_ydata()) == [50, 80, 0]
+
+
+def test_plot_seed_strip_draws_one_dot_per_seed_and_a_mean_bar_per_group():
+    groups = {"a": [0.9, 0.95, 1.0], "b": [0.5, 0.7]}
+    ax = plotting.plot_seed_strip(groups, lines={"target": 0.98, "published": 0.959})
+    dots = [c.get_offsets() for c in ax.collections if c.get_offsets().shape[1] == 2 and len(c.get_offsets()) in (2, 3)]
+    assert sorted(len(d) for d in dots) == [2, 3]
+    ys = sorted(float(y) for d in dots for y in d[:, 1])
+    assert ys == pytest.approx([50, 70, 90, 95, 100])  # percent
+    for d, center in zip(sorted(dots, key=len, reverse=True), (0, 1)):
+        assert abs(d[:, 0] - center).max() <= 0.15  # jitter stays inside its column
+    means = [seg for coll in ax.collections for seg in getattr(coll, "get_segments", lambda: [])()]
+    assert sorted(round(float(s[0][1]), 6) for s in means) == pytest.approx([60, 95])
+    assert [l.get_ydata()[0] for l in ax.get_lines()] == pytest.approx([98, 95.9])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]

@@ -268,6 +268,18 @@ def test_presets_and_penalty_weight_defaults():
         config_for("moons")
 
 
+def test_quick_presets_change_only_their_named_fields():
+    from gancore.presets import PRESETS, QUICK, config_for
+
+    for name in PRESETS:
+        best, quick = config_for(name).to_dict(), config_for(name, quick=True).to_dict()
+        changed = {k for k in best if best[k] != quick[k]}
+        assert changed == {k for k, v in QUICK.get(name, {}).items() if best[k] != v}
+    assert config_for("ring", quick=True).steps < config_for("ring").steps
+    assert config_for("grid", quick=True, steps=50, penalty="gp").to_dict() == {
+        **config_for("grid", quick=True).to_dict(), "steps": 50, "penalty": "gp", "penalty_weight": 0.1}
+
+
 # ----- the GPU fast path, tested where a CPU can test it -------------------------------------------
 
 def _fails_on_host_read(*args, **kwargs):
