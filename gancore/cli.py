@@ -17,7 +17,7 @@ from .errors import ConfigError, GancoreError, TrainingDiverged, TrainingInterru
 
 # flag → TrainConfig field, with the type argparse converts to
 TRAIN_FLAGS = {
-    "data": str, "loss": str, "penalty": str, "penalty_weight": float, "n_critic": int, "steps": int,
+    "data": str, "loss": str, "penalty": str, "penalty_weight": float, "penalty_every": int, "n_critic": int, "steps": int,
     "batch_size": int, "hidden": int, "z_dim": int, "lr_g": float, "lr_d": float, "lr_decay": float, "seed": int,
     "device": str, "ema": float, "augment": str, "checkpoint_every": int,
 }

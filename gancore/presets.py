@@ -21,7 +21,7 @@ __all__ = ["PRESETS", "QUICK", "TARGETS", "config_for", "meets_target", "default
 # about 100 s on two CPU threads.
 PRESETS: dict[str, dict] = {
     "ring": dict(loss="nonsaturating", penalty="r1", penalty_weight=0.01, steps=16000, batch_size=512, hidden=128, z_dim=2,
-                 lr_g=3e-3, lr_d=3e-3, lr_decay=0.5, betas_g=(0.5, 0.9), betas_d=(0.5, 0.9), ema=0.999),
+                 lr_g=4e-3, lr_d=4e-3, lr_decay=0.5, betas_g=(0.5, 0.9), betas_d=(0.5, 0.9), ema=0.999),
     "grid": dict(loss="nonsaturating", penalty="r1", penalty_weight=0.1, steps=16000, batch_size=512, hidden=128, z_dim=2,
                  lr_g=3e-3, lr_d=3e-3, lr_decay=0.5, betas_g=(0.5, 0.9), betas_d=(0.5, 0.9), ema=0.999),
     "swissroll": dict(loss="nonsaturating", penalty="r1", penalty_weight=0.1, steps=3000, batch_size=256, hidden=128, z_dim=2,

@@ -74,6 +74,7 @@ class TrainConfig:
     loss: str = "nonsaturating"
     penalty: str = "none"
     penalty_weight: float | None = None
+    penalty_every: int = 1
     n_critic: int = 1
     steps: int = 2000
     batch_size: int = 256
@@ -109,7 +110,7 @@ class TrainConfig:
         _choice("penalty", self.penalty, PENALTIES)
         _choice("optimizer", self.optimizer, ("adam", "rmsprop"))
         _choice("d_norm", self.d_norm, NORMS)
-        for name in ("n_critic", "steps", "batch_size", "hidden", "z_dim", "log_every"):
+        for name in ("n_critic", "steps", "batch_size", "hidden", "z_dim", "log_every", "penalty_every"):
             _positive_int(name, getattr(self, name))
         for name in ("checkpoint_every", "seed"):
             _non_negative_int(name, getattr(self, name))
@@ -117,6 +118,8 @@ class TrainConfig:
             _positive_float(name, getattr(self, name))
         if not _is_finite_number(self.penalty_weight) or self.penalty_weight < 0:
             raise ConfigError(f"penalty_weight must be a finite number ≥ 0, got {self.penalty_weight!r}")
+        if self.penalty_every > 1 and self.penalty not in ("r1", "r2"):
+            raise ConfigError(f"penalty_every > 1 (lazy regularisation) applies to r1 and r2, not {self.penalty!r}")
         if self.penalty == "clip" and self.penalty_weight <= 0:
             raise ConfigError("penalty_weight (the clip value c) must be > 0 with penalty 'clip'")
         if not _is_finite_number(self.lr_decay) or not 0 <= self.lr_decay <= 1:
@@ -323,7 +326,7 @@ class _Trainer:
             last = i == cfg.n_critic - 1
             with torch.set_grad_enabled(last), self._autocast():
                 fake = self.G_train(self.noise(self.batch))
-            d_stats = self.d_step(real, fake.detach())
+            d_stats = self.d_step(real, fake.detach(), (self.step * cfg.n_critic + i) % cfg.penalty_every == 0)
             skipped = skipped + d_stats[-1]
         g_stats = self.g_step(fake)
         if self.G_ema is not None:
@@ -334,23 +337,24 @@ class _Trainer:
         row = [d_loss, g_loss, penalty, d_real, d_fake, grad_norm_d, grad_norm_g, skipped + skipped_g]
         self._pending.append(torch.stack(row).float())
 
-    def d_step(self, real: Tensor, fake: Tensor) -> tuple[Tensor, ...]:
+    def d_step(self, real: Tensor, fake: Tensor, with_penalty: bool = True) -> tuple[Tensor, ...]:
+        """One update of D; ``with_penalty=False`` leaves out a lazy R1/R2 penalty this step."""
         cfg, D = self.cfg, self.D_train
-        penalty_on = {"r1": real, "r2": fake}.get(cfg.penalty)
+        penalty_on = {"r1": real, "r2": fake}.get(cfg.penalty) if with_penalty else None
         if penalty_on is not None:
             penalty_on.requires_grad_(True)
         _set_requires_grad(self._d_params, True)
         with self._autocast():
             real_logits, fake_logits = D(self.augment(real)), D(self.augment(fake))
             loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
-            if cfg.penalty in ("r1", "r2"):
+            if penalty_on is not None:
                 logits = real_logits if cfg.penalty == "r1" else fake_logits
                 penalty = squared_gradient_norm(logits, penalty_on)
-                total = loss + 0.5 * cfg.penalty_weight * penalty
+                total = loss + 0.5 * cfg.penalty_weight * cfg.penalty_every * penalty
             elif cfg.penalty in ("gp", "gp_one_sided"):
                 penalty = gradient_penalty(D, real, fake, generator=self.rng, one_sided=cfg.penalty == "gp_one_sided")
                 total = loss + cfg.penalty_weight * penalty
-            else:
+            else:  # no penalty, a clip (applied after the update) or a lazy step without R1/R2
                 penalty, total = self._zero, loss
         self.step_d.zero_grad()
         total.backward()

@@ -45,6 +45,7 @@ def assert_state_equal(a, b):
         dict(penalty="r1", penalty_weight=0.5),
         dict(penalty="clip", loss="wasserstein", optimizer="rmsprop", n_critic=2),
         dict(penalty="r2", loss="hinge", spectral_norm=True, d_norm="layer"),
+        dict(penalty="r1", penalty_every=5, n_critic=2),  # resumed in the middle of a lazy cycle
     ],
 )
 def test_resume_is_exact(tmp_path, variant):
@@ -251,6 +252,27 @@ def test_sigint_in_fit_saves_and_resume_with_lr_decay_is_exact(tmp_path):
     b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     for key in ("G", "D", "G_ema", "opt_g", "opt_d"):
         assert_state_equal(a[key], b[key])
+
+
+def test_lazy_r1_applies_k_gamma_on_every_kth_d_step_only():
+    lazy = train(small_config(penalty="r1", penalty_weight=0.5, penalty_every=4, n_critic=1, steps=1, ema=0))
+    eager = train(small_config(penalty="r1", penalty_weight=2.0, steps=1, ema=0))
+    # step 0 carries the penalty with weight k·γ = 4 × 0.5: the same update as γ = 2 every step
+    for p, q in zip(lazy.D.parameters(), eager.D.parameters()):
+        assert torch.equal(p, q)
+    run = train(small_config(penalty="r1", penalty_every=3, n_critic=2, steps=6))
+    # D steps 0, 3, 6, 9 carry it; the history keeps the penalty of each G step's last D step (2i + 1)
+    with_penalty = [(2 * i + 1) % 3 == 0 for i in range(6)]
+    assert [p > 0 for p in run.history["penalty"]] == with_penalty
+    plain = train(small_config(penalty="none", steps=6))
+    assert plain.history["penalty"] == [0.0] * 6
+
+
+def test_lazy_regularisation_is_for_r1_and_r2_only():
+    with pytest.raises(ConfigError, match="penalty_every > 1"):
+        small_config(penalty="gp", penalty_every=2).validate()
+    with pytest.raises(ConfigError, match="penalty_every must be a positive integer"):
+        small_config(penalty="r1", penalty_every=0).validate()
 
 
 def test_presets_and_penalty_weight_defaults():
