@@ -119,9 +119,15 @@ def recipe(name: str, data: str, quick: bool = False, preset_overrides: dict | N
     return config.validate()
 
 
+#: TrainConfig fields added after rows were stored, with the value every earlier run had: left
+#: out of the hash at that value, so the stored rows keep matching their recipes.
+LATER_FIELDS = {"penalty_every": 1}
+
+
 def signature(config: TrainConfig) -> str:
     """A short hash of every field that changes the result (not seed, device, logging)."""
-    fields = {k: v for k, v in config.to_dict().items() if k not in ("seed", "device", "log_every", "checkpoint_every", "amp", "compile")}
+    fields = {k: v for k, v in config.to_dict().items() if k not in ("seed", "device", "log_every", "checkpoint_every", "amp", "compile")
+              and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -213,7 +219,9 @@ def main(argv=None) -> int:
                       f"{100 * min(r['high_quality'] for r in mine):.1f}%, {time.perf_counter() - start:.0f} s so far",
                       file=sys.stderr, flush=True)
             if args.csv and not args.table_only:  # after every recipe, so an interrupted benchmark keeps what it measured
-                keep = [r for r in old if (r["data"], r["config"], r["seed"]) not in {(x["data"], x["config"], x["seed"]) for x in rows}]
+                # rows of other recipes, and of earlier versions of this one (another signature), stay
+                measured = {(x["data"], x["config"], x["signature"], x["seed"]) for x in rows}
+                keep = [r for r in old if (r["data"], r["config"], r["signature"], r["seed"]) not in measured]
                 args.csv.parent.mkdir(parents=True, exist_ok=True)
                 args.csv.write_text(sw.to_csv(keep + rows))
     text = table(rows, args.data, args.configs, seeds_text)
