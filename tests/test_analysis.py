@@ -123,7 +123,7 @@ def test_train_and_score_returns_one_row_per_config():
     runs, rows = analysis.train_and_score(configs, ring, n_samples=100)
     assert list(runs) == ["a", "b"] and [r["name"] for r in rows] == ["a", "b"]
     assert rows[1]["loss"] == "wasserstein" and rows[1]["penalty"] == "gp (0.1)"
-    assert rows[0]["penalty"] == "r1 (0.1)"
+    assert rows[0]["penalty"] == f"r1 ({config_for('ring').penalty_weight:g})"
     for run, row in zip(runs.values(), rows):
         assert run.step == 5 and row["of"] == 8 and 0 <= row["modes"] <= 8
         assert 0 <= row["high quality %"] <= 100
