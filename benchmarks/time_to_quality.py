@@ -23,18 +23,11 @@ import time
 import torch
 
 import gancore
-from gancore.presets import TARGETS
+from gancore.presets import PACGAN4, TARGETS, meets_target
 from tune_presets import parse_overrides, parse_seeds
 
-#: PacGAN4's published means (Lin et al. 2018; GUIDE §5): modes, high quality, reverse KL
-PACGAN4 = {"ring": (8, 0.959, 0.07), "grid": (25, 0.936, 0.04)}
 PUBLISHED_ITERATIONS = {"WGAN-GP toy code": 100_000, "PacGAN": 400_000}
 BARS = {"PacGAN4 level": PACGAN4, "target": TARGETS}
-
-
-def meets(stats, bar) -> bool:
-    modes, hq, rkl = bar
-    return stats.modes >= modes and stats.high_quality >= hq and stats.reverse_kl <= rkl
 
 
 def time_to_quality(data: str, seed: int, every: int, overrides: dict) -> dict:
@@ -49,7 +42,7 @@ def time_to_quality(data: str, seed: int, every: int, overrides: dict) -> dict:
         t = time.process_time()
         stats = gancore.mode_stats(run.sample(2500, seed=123), dataset.centers, dataset.std)
         for name, bars in BARS.items():
-            if name not in first and meets(stats, bars[data]):
+            if name not in first and meets_target(data, stats.modes, stats.high_quality, stats.reverse_kl, bar=bars[data]):
                 first[name] = (run.step, t - start - eval_cpu)
         eval_cpu += time.process_time() - t
 

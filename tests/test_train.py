@@ -268,6 +268,14 @@ def test_lazy_r1_applies_k_gamma_on_every_kth_d_step_only():
     assert plain.history["penalty"] == [0.0] * 6
 
 
+def test_meets_target_checks_every_bar_at_its_boundary():
+    from gancore.presets import PACGAN4, meets_target
+
+    assert meets_target("ring", 8, 0.98, 0.02) and not meets_target("ring", 7, 0.99, 0.0)
+    assert not meets_target("ring", 8, 0.979, 0.0) and not meets_target("grid", 25, 0.96, 0.031)
+    assert meets_target("ring", 8, 0.96, 0.05, bar=PACGAN4["ring"]) and not meets_target("ring", 8, 0.96, 0.05)
+
+
 def test_lazy_regularisation_is_for_r1_and_r2_only():
     with pytest.raises(ConfigError, match="penalty_every > 1"):
         small_config(penalty="gp", penalty_every=2).validate()
